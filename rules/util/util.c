@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* Byte strings, growable buffers and error lists shared by every rules/ component. */
+#include "util/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (q == NULL) {
+        fputs("edgeproxy: out of memory\n", stderr);
+        abort();
+    }
+    return q;
+}
+
+int rs_str_eq(rs_str_t a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a.len == n && memcmp(a.base, lit, n) == 0;
+}
+
+int rs_str_ieq(rs_str_t a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a.len == n && strncasecmp(a.base, lit, n) == 0;
+}
+
+int rs_str_ieq2(rs_str_t a, rs_str_t b)
+{
+    return a.len == b.len && (a.len == 0 || strncasecmp(a.base, b.base, a.len) == 0);
+}
+
+char *rs_strndup(const char *s, size_t len)
+{
+    char *p = xrealloc(NULL, len + 1);
+    if (len != 0)
+        memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+void rs_buf_reserve(rs_buf_t *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap < 64 ? 64 : b->cap;
+    while (cap < need)
+        cap *= 2;
+    b->base = xrealloc(b->base, cap);
+    b->cap = cap;
+}
+
+void rs_buf_append(rs_buf_t *b, const void *p, size_t n)
+{
+    rs_buf_reserve(b, n);
+    if (n != 0)
+        memcpy(b->base + b->len, p, n);
+    b->len += n;
+    b->base[b->len] = '\0';
+}
+
+void rs_buf_putc(rs_buf_t *b, char c)
+{
+    rs_buf_reserve(b, 1);
+    b->base[b->len++] = c;
+    b->base[b->len] = '\0';
+}
+
+void rs_buf_printf(rs_buf_t *b, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        rs_buf_reserve(b, (size_t)n);
+        vsnprintf(b->base + b->len, (size_t)n + 1, fmt, ap2);
+        b->len += (size_t)n;
+    }
+    va_end(ap2);
+}
+
+void rs_buf_free(rs_buf_t *b)
+{
+    free(b->base);
+    b->base = NULL;
+    b->len = b->cap = 0;
+}
+
+void rs_errors_vadd(rs_errors_t *errs, const char *file, unsigned line, unsigned col, const char *fmt, va_list ap)
+{
+    if (errs == NULL)
+        return;
+    if (errs->count == errs->cap) {
+        errs->cap = errs->cap ? errs->cap * 2 : 8;
+        errs->items = xrealloc(errs->items, errs->cap * sizeof(*errs->items));
+    }
+    rs_error_t *e = &errs->items[errs->count++];
+    e->file = file ? rs_strndup(file, strlen(file)) : NULL;
+    e->line = line;
+    e->col = col;
+    rs_buf_t msg = {0};
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    rs_buf_reserve(&msg, n > 0 ? (size_t)n : 0);
+    vsnprintf(msg.base, msg.cap, fmt, ap);
+    e->message = msg.base;
+}
+
+void rs_errors_add(rs_errors_t *errs, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rs_errors_vadd(errs, file, line, col, fmt, ap);
+    va_end(ap);
+}
+
+void rs_error_format(const rs_error_t *e, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s:%u:%u: %s", e->file ? e->file : "-", e->line, e->col, e->message);
+}
+
+void rs_errors_print(const rs_errors_t *errs, FILE *out)
+{
+    for (size_t i = 0; i < errs->count; i++) {
+        const rs_error_t *e = &errs->items[i];
+        fprintf(out, "%s:%u:%u: %s\n", e->file ? e->file : "-", e->line, e->col, e->message);
+    }
+}
+
+void rs_errors_free(rs_errors_t *errs)
+{
+    for (size_t i = 0; i < errs->count; i++) {
+        free(errs->items[i].file);
+        free(errs->items[i].message);
+    }
+    free(errs->items);
+    errs->items = NULL;
+    errs->count = errs->cap = 0;
+}
