@@ -48,6 +48,7 @@ typedef struct st_ep_req_t {
     const char *waf_action; /* "pass" | "block" | "detect" | "error" | NULL when the WAF did not run */
     int waf_score;
     uint32_t waf_rule;
+    void *waf_ctx; /* the WAF's per-request state (its transaction, kept for the response phase) */
 } ep_req_t;
 
 /** An admin API call as a module sees it (the core has authenticated it). */
