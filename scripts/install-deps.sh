@@ -14,10 +14,13 @@ for p in "${packages[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
+  # Packages such as h2o would start their own service on install; we only want the binaries, and a
+  # service would hold ports the tests use. policy-rc.d is Debian's switch for that.
+  added_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && added_policy=1
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-# The Debian h2o package starts a service on install; we never use it, and it must not hold ports.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet h2o 2>/dev/null; then
-  systemctl stop h2o || true
+  [ "$added_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
 fi
