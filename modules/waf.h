@@ -75,6 +75,9 @@ typedef struct st_ep_waf_global_t {
 
 extern const ep_module_t ep_module_waf;
 
+/** `edgeproxy rules explain -c CONFIG ...` (argv starts after "rules"); see modules/waf_explain.c. */
+int ep_waf_explain_main(int argc, char **argv);
+
 /** Builds the JSON WAF log line for a verdict (exposed for tests). */
 void ep_waf_format_log(rs_buf_t *out, const ep_req_t *req, const char *ruleset, const char *disposition, const rs_verdict_t *v,
                        size_t value_max, rs_str_t raw_request);
