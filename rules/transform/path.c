@@ -12,16 +12,20 @@ static size_t normalize_in_place(unsigned char *p, size_t len, int win)
 {
     if (len == 0)
         return 0;
-    if (win)
-        for (size_t k = 0; k < len; k++)
-            if (p[k] == '\\')
-                p[k] = '/';
     ptrdiff_t src = 0, dst = 0, end = (ptrdiff_t)len - 1;
-    int relative = p[0] != '/';
-    int trailing = p[end] == '/';
+    int relative = !(p[0] == '/' || (win && p[0] == '\\'));
+    int trailing = p[end] == '/' || (win && p[end] == '\\');
     int hit_root = 0, done = 0;
     while (!done && src <= end) {
         int skip_copy = 0;
+        /* Backslashes become slashes only as the scan reaches them (the current and the next byte): a
+         * backslash swallowed by the slash-run skipping below is copied as it is, like ModSecurity does. */
+        if (win) {
+            if (p[src] == '\\')
+                p[src] = '/';
+            if (src < end && p[src + 1] == '\\')
+                p[src + 1] = '/';
+        }
         /* Segments are examined at their last byte (or at the end of the input). */
         int segment_end = 1;
         if (src == end)
@@ -73,7 +77,7 @@ static size_t normalize_in_place(unsigned char *p, size_t len, int win)
         if (skip_copy)
             continue;
         if (p[src] == '/') {
-            while (src < end && p[src + 1] == '/')
+            while (src < end && (p[src + 1] == '/' || (win && p[src + 1] == '\\')))
                 src++;
             if (relative && dst == 0) {
                 src++; /* a relative path does not start with a slash */
