@@ -1,0 +1,551 @@
+/* SPDX-License-Identifier: MIT */
+/* @detectSQLi: a small SQL tokenizer run in three quoting contexts (value as-is, value placed after an opening
+ * single quote, after an opening double quote). Tokens are classified, folded (multi-word keywords, unary signs,
+ * arithmetic, inline comments) and the resulting sequence is checked against structural rules describing how an
+ * injection continues a query. No heap; work is linear in the input and capped in tokens. */
+#include "detect.h"
+#include "detect_sqli_words.h"
+
+#include <string.h>
+
+/* Token classes; they are also the characters of the fingerprint. */
+enum {
+    T_STRING = 's',
+    T_NUMBER = '1',
+    T_BAREWORD = 'n',
+    T_VARIABLE = 'v',
+    T_KEYWORD = 'k',
+    T_STATEMENT = 'E',
+    T_UNION = 'U',
+    T_CLAUSE = 'B',
+    T_DELAY = 'T',
+    T_FUNCTION = 'f',
+    T_OPERATOR = 'o',
+    T_LOGIC = '&',
+    T_COMMENT = 'c',
+    T_LPAREN = '(',
+    T_RPAREN = ')',
+    T_COMMA = ',',
+    T_SEMICOLON = ';',
+    T_OTHER = '?',
+};
+
+/* Operator flavours, so comparisons can be told apart from arithmetic and unary signs. */
+enum { OP_COMPARE = 1, OP_ARITH = 2, OP_UNARY_OK = 4 };
+
+#define MAX_TOKENS 48
+
+typedef struct {
+    char type;
+    unsigned char op;   /* OP_* flags for operators */
+    unsigned char word; /* SW_* id for keywords/functions, 0 otherwise */
+    unsigned char risky;
+    unsigned char unterminated; /* strings/comments that run to the end of input */
+    unsigned char call;         /* bareword/function immediately followed by '(' */
+} sql_token;
+
+typedef struct {
+    const char *s;
+    size_t len;
+    size_t pos;
+    int in_exec_comment; /* inside MySQL's executable comment: its body is code */
+} sql_lexer;
+
+static int is_word_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 0x80;
+}
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_space(unsigned char c)
+{
+    /* SQL engines accept these as whitespace; 0xa0 is NBSP which MySQL and MSSQL skip in some builds. */
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == 0 || c == 0xa0;
+}
+
+/* Skips a quoted run starting after the opening quote; returns the index after the closing quote, or len. */
+static size_t skip_quoted(const char *s, size_t len, size_t i, char quote, int *unterminated)
+{
+    while (i < len) {
+        if (s[i] == '\\' && i + 1 < len) {
+            i += 2;
+            continue;
+        }
+        if (s[i] == quote) {
+            if (i + 1 < len && s[i + 1] == quote) { /* doubled quote is an escaped quote */
+                i += 2;
+                continue;
+            }
+            *unterminated = 0;
+            return i + 1;
+        }
+        i++;
+    }
+    *unterminated = 1;
+    return len;
+}
+
+static size_t skip_spaces(const char *s, size_t len, size_t i)
+{
+    while (i < len && is_space((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+static void classify_operator(const char *p, size_t n, sql_token *t)
+{
+    t->type = T_OPERATOR;
+    if ((n == 2 && ((p[0] == '&' && p[1] == '&') || (p[0] == '|' && p[1] == '|')))) {
+        t->type = T_LOGIC;
+        return;
+    }
+    if (n == 1 && (p[0] == '=' || p[0] == '<' || p[0] == '>'))
+        t->op = OP_COMPARE;
+    else if (n >= 2 && (p[0] == '<' || p[0] == '>' || p[0] == '!' || p[1] == '='))
+        t->op = OP_COMPARE;
+    else if (n == 1 && (p[0] == '-' || p[0] == '+' || p[0] == '!' || p[0] == '~'))
+        t->op = OP_ARITH | OP_UNARY_OK;
+    else
+        t->op = OP_ARITH;
+}
+
+/* Reads one token; returns 0 at end of input. */
+static int next_token(sql_lexer *lx, sql_token *t)
+{
+    const char *s = lx->s;
+    size_t len = lx->len;
+    memset(t, 0, sizeof(*t));
+    for (;;) {
+        size_t i = skip_spaces(s, len, lx->pos);
+        lx->pos = i;
+        if (i >= len)
+            return 0;
+        unsigned char c = (unsigned char)s[i];
+        unsigned char c1 = i + 1 < len ? (unsigned char)s[i + 1] : 0;
+
+        if (c == '/' && c1 == '*') {
+            if (i + 2 < len && s[i + 2] == '!') { /* MySQL executable comment: strip marker and version */
+                size_t j = i + 3;
+                while (j < len && is_digit((unsigned char)s[j]))
+                    j++;
+                lx->pos = j;
+                lx->in_exec_comment = 1;
+                continue;
+            }
+            const char *end = NULL;
+            for (size_t j = i + 2; j + 1 < len; j++) {
+                if (s[j] == '*' && s[j + 1] == '/') {
+                    end = s + j + 2;
+                    break;
+                }
+            }
+            t->type = T_COMMENT;
+            t->unterminated = end == NULL;
+            lx->pos = end ? (size_t)(end - s) : len;
+            return 1;
+        }
+        if (c == '*' && c1 == '/' && lx->in_exec_comment) {
+            lx->in_exec_comment = 0;
+            lx->pos = i + 2;
+            continue;
+        }
+        if ((c == '-' && c1 == '-') || c == '#') {
+            size_t j = i;
+            while (j < len && s[j] != '\n')
+                j++;
+            t->type = T_COMMENT;
+            t->unterminated = 1;
+            lx->pos = j;
+            return 1;
+        }
+        if (c == '\'' || c == '"') {
+            int unterminated = 0;
+            lx->pos = skip_quoted(s, len, i + 1, (char)c, &unterminated);
+            t->type = T_STRING;
+            t->unterminated = (unsigned char)unterminated;
+            return 1;
+        }
+        if (c == '`') { /* quoted identifier */
+            int unterminated = 0;
+            lx->pos = skip_quoted(s, len, i + 1, '`', &unterminated);
+            t->type = T_BAREWORD;
+            return 1;
+        }
+        if (c == '(' || c == ')' || c == ',' || c == ';') {
+            t->type = (char)c;
+            lx->pos = i + 1;
+            return 1;
+        }
+        if (c == '@') {
+            size_t j = i + 1;
+            if (j < len && s[j] == '@')
+                j++;
+            if (j < len && (s[j] == '`' || s[j] == '\'' || s[j] == '"')) {
+                int unterminated = 0;
+                j = skip_quoted(s, len, j + 1, s[j], &unterminated);
+            } else {
+                while (j < len && (is_word_char((unsigned char)s[j]) || s[j] == '.'))
+                    j++;
+            }
+            t->type = j > i + 1 ? T_VARIABLE : T_OTHER;
+            if (t->type == T_OTHER && j < len && s[j] == '>') { /* PostgreSQL @> containment operator */
+                t->type = T_OPERATOR;
+                t->op = OP_COMPARE;
+                j++;
+            }
+            lx->pos = j;
+            return 1;
+        }
+        if (is_digit(c) || (c == '.' && is_digit(c1))) {
+            size_t j = i;
+            if (c == '0' && (c1 == 'x' || c1 == 'X' || c1 == 'b' || c1 == 'B')) {
+                j = i + 2;
+                while (j < len && is_word_char((unsigned char)s[j]))
+                    j++;
+            } else {
+                while (j < len && is_digit((unsigned char)s[j]))
+                    j++;
+                if (j < len && s[j] == '.') {
+                    j++;
+                    while (j < len && is_digit((unsigned char)s[j]))
+                        j++;
+                }
+                if (j + 1 < len && (s[j] == 'e' || s[j] == 'E') &&
+                    (is_digit((unsigned char)s[j + 1]) ||
+                     ((s[j + 1] == '+' || s[j + 1] == '-') && j + 2 < len && is_digit((unsigned char)s[j + 2])))) {
+                    j += 2;
+                    while (j < len && is_digit((unsigned char)s[j]))
+                        j++;
+                }
+            }
+            /* Digits running into letters ("1st", "5desc") form an identifier, not a number. */
+            if (j < len && is_word_char((unsigned char)s[j]) && !(s[j] == 'e' || s[j] == 'E')) {
+                while (j < len && is_word_char((unsigned char)s[j]))
+                    j++;
+                t->type = T_BAREWORD;
+            } else {
+                t->type = T_NUMBER;
+            }
+            lx->pos = j;
+            return 1;
+        }
+        if (is_word_char(c)) {
+            size_t j = i;
+            while (j < len &&
+                   (is_word_char((unsigned char)s[j]) || (s[j] == '.' && j + 1 < len && is_word_char((unsigned char)s[j + 1]))))
+                j++;
+            /* N'..', X'..', B'..', E'..' literal prefixes */
+            if (j == i + 1 && j < len && s[j] == '\'' &&
+                (c == 'n' || c == 'N' || c == 'x' || c == 'X' || c == 'b' || c == 'B' || c == 'e' || c == 'E')) {
+                int unterminated = 0;
+                lx->pos = skip_quoted(s, len, j + 1, '\'', &unterminated);
+                t->type = T_STRING;
+                t->unterminated = (unsigned char)unterminated;
+                return 1;
+            }
+            size_t after = skip_spaces(s, len, j);
+            int paren_next = after < len && s[after] == '(';
+            const sql_word *w = sql_word_lookup(s + i, j - i);
+            t->type = T_BAREWORD;
+            if (w) {
+                t->type = w->cls;
+                t->word = w->id;
+                t->risky = w->risky;
+                if (w->cls == T_FUNCTION && !paren_next)
+                    t->type = T_BAREWORD; /* "left", "user", "count" are words unless called */
+                if (w->cls == T_STATEMENT && paren_next && w->also_function)
+                    t->type = T_FUNCTION; /* REPLACE(...), INSERT(...) */
+                if (w->cls == T_KEYWORD && w->also_function && paren_next)
+                    t->type = T_FUNCTION; /* IF(...), EXISTS(...) */
+                if (w->cls == T_OPERATOR)
+                    t->op = w->id == SW_NOT ? (OP_COMPARE | OP_UNARY_OK) : OP_COMPARE;
+            }
+            t->call = (unsigned char)(paren_next && after == j);
+            lx->pos = j;
+            return 1;
+        }
+        /* operators */
+        static const char *const multi[] = {"<=>", "->>", "<=", ">=", "<>", "!=", ":=", "::", "||", "&&",
+                                            "<<",  ">>",  "->", "<@", "?|", "?&", "!<", "!>", "^="};
+        for (size_t m = 0; m < sizeof(multi) / sizeof(multi[0]); m++) {
+            size_t ml = strlen(multi[m]);
+            if (i + ml <= len && memcmp(s + i, multi[m], ml) == 0) {
+                classify_operator(s + i, ml, t);
+                lx->pos = i + ml;
+                return 1;
+            }
+        }
+        if (strchr("=<>+-*/%^|&~!", c) != NULL) {
+            classify_operator(s + i, 1, t);
+            lx->pos = i + 1;
+            return 1;
+        }
+        t->type = T_OTHER;
+        lx->pos = i + 1;
+        return 1;
+    }
+}
+
+static int is_operand(char type)
+{
+    return type == T_STRING || type == T_NUMBER || type == T_BAREWORD || type == T_VARIABLE;
+}
+
+/* Tokenizes and folds. Returns the number of folded tokens; *inline_comment is set when a comment sat between
+ * tokens (used as whitespace, a classic filter evasion). */
+static size_t tokenize_folded(const char *s, size_t len, char context, sql_token *out, int *inline_comment)
+{
+    sql_lexer lx = {s, len, 0, 0};
+    size_t n = 0;
+    *inline_comment = 0;
+    if (context) {
+        int unterminated = 0;
+        lx.pos = skip_quoted(s, len, 0, context, &unterminated);
+        memset(&out[0], 0, sizeof(out[0]));
+        out[0].type = T_STRING;
+        n = 1;
+    }
+    sql_token t;
+    int raw = 0;
+    while (n < MAX_TOKENS && raw < MAX_TOKENS * 4 && next_token(&lx, &t)) {
+        raw++;
+        sql_token *prev = n ? &out[n - 1] : NULL;
+        /* A comment followed by more code is whitespace: drop it but remember it. */
+        if (prev && prev->type == T_COMMENT) {
+            n--;
+            *inline_comment = 1;
+            prev = n ? &out[n - 1] : NULL;
+        }
+        if (prev && (prev->type == T_UNION || prev->type == T_STATEMENT) && t.type == T_KEYWORD &&
+            (t.word == SW_ALL || t.word == SW_DISTINCT || t.word == SW_TOP || t.word == SW_INTO))
+            continue; /* UNION ALL, SELECT DISTINCT, INSERT INTO */
+        if (prev && prev->type == T_KEYWORD && (prev->word == SW_ORDER || prev->word == SW_GROUP) && t.type == T_KEYWORD &&
+            t.word == SW_BY) {
+            prev->type = T_CLAUSE;
+            continue;
+        }
+        if (prev && prev->type == T_KEYWORD && prev->word == SW_WAITFOR && t.type == T_KEYWORD &&
+            (t.word == SW_DELAY || t.word == SW_TIME)) {
+            prev->type = T_DELAY;
+            continue;
+        }
+        if (prev && prev->type == T_OPERATOR && (prev->word == SW_NOT || prev->word == SW_IS) && t.type == T_OPERATOR)
+            continue; /* IS NOT, NOT LIKE, NOT IN, NOT BETWEEN */
+        /* Unary sign/NOT directly before an operand where no operand precedes: drop it. */
+        if (is_operand(t.type) || t.type == T_FUNCTION || t.type == T_LPAREN) {
+            if (prev && prev->type == T_OPERATOR && (prev->op & OP_UNARY_OK) &&
+                (n < 2 || !(is_operand(out[n - 2].type) || out[n - 2].type == T_RPAREN))) {
+                n--;
+                prev = n ? &out[n - 1] : NULL;
+            }
+            /* Arithmetic between numbers/identifiers folds into one operand (1+1, x*2, -1). */
+            if (t.type == T_NUMBER && n >= 2 && prev->type == T_OPERATOR && (prev->op & OP_ARITH) &&
+                (out[n - 2].type == T_NUMBER || out[n - 2].type == T_BAREWORD || out[n - 2].type == T_VARIABLE)) {
+                n--;
+                continue;
+            }
+        }
+        out[n++] = t;
+    }
+    return n;
+}
+
+static char type_at(const sql_token *t, size_t n, size_t i)
+{
+    return i < n ? t[i].type : 0;
+}
+
+/* What may legitimately end an injected boolean expression: nothing, a comment, another statement or clause. */
+static int is_terminator(const sql_token *t, size_t n, size_t i)
+{
+    char c = type_at(t, n, i);
+    return c == 0 || c == T_COMMENT || c == T_SEMICOLON || c == T_LOGIC || c == T_UNION || c == T_CLAUSE || c == T_RPAREN ||
+           (c == T_KEYWORD && (t[i].word == SW_LIMIT || t[i].word == SW_INTO || t[i].word == SW_FROM));
+}
+
+static int is_value(char c)
+{
+    return c == T_STRING || c == T_NUMBER || c == T_VARIABLE;
+}
+
+/* Does a statement that runs SQL begin at t[i]? */
+static int statement_at(const sql_token *t, size_t n, size_t i)
+{
+    char c = type_at(t, n, i);
+    if (c == T_DELAY)
+        return 1;
+    if (c == T_LPAREN)
+        return type_at(t, n, i + 1) == T_STATEMENT && statement_at(t, n, i + 1);
+    if (c != T_STATEMENT)
+        return 0;
+    char a = type_at(t, n, i + 1), b = type_at(t, n, i + 2);
+    switch (t[i].word) {
+    case SW_SELECT:
+        if (a == T_OPERATOR || is_value(a) || a == T_FUNCTION || a == T_LPAREN)
+            return b == 0 || b == T_COMMA || b == T_COMMENT || b == T_KEYWORD || b == T_UNION || b == T_SEMICOLON ||
+                   a == T_FUNCTION || a == T_LPAREN || b == T_LOGIC || b == T_OPERATOR;
+        if (a == T_BAREWORD)
+            return b == T_COMMA || (b == T_KEYWORD && t[i + 2].word == SW_FROM && type_at(t, n, i + 3) == T_BAREWORD &&
+                                    (is_terminator(t, n, i + 4) || type_at(t, n, i + 4) == T_KEYWORD));
+        return 0;
+    case SW_INSERT:
+        return a == T_BAREWORD && (b == T_LPAREN || (b == T_KEYWORD && t[i + 2].word == SW_VALUES) ||
+                                   (b == T_STATEMENT && t[i + 2].word == SW_SELECT));
+    case SW_DELETE:
+        return a == T_KEYWORD && t[i + 1].word == SW_FROM && b == T_BAREWORD;
+    case SW_UPDATE:
+        return a == T_BAREWORD && b == T_KEYWORD && t[i + 2].word == SW_SET;
+    case SW_DROP:
+    case SW_CREATE:
+    case SW_ALTER:
+    case SW_TRUNCATE:
+        return a == T_KEYWORD && t[i + 1].word == SW_TABLE_LIKE && (b == T_BAREWORD || b == T_KEYWORD);
+    case SW_EXEC:
+        return a == T_BAREWORD || a == T_STRING || a == T_VARIABLE || a == T_LPAREN;
+    case SW_DECLARE:
+        return a == T_VARIABLE;
+    case SW_SHUTDOWN:
+        return a == 0 || a == T_COMMENT || a == T_SEMICOLON;
+    default:
+        return a == T_VARIABLE || a == T_FUNCTION;
+    }
+}
+
+/* After a logic operator at t[i-1]: does what follows read as an injected condition? `strict` (no quote closed
+ * before) demands a comparison or function so that "5 or 6" stays prose. */
+static int condition_at(const sql_token *t, size_t n, size_t i, int strict)
+{
+    while (type_at(t, n, i) == T_OPERATOR && (t[i].op & OP_UNARY_OK))
+        i++;
+    char c = type_at(t, n, i);
+    if (c == T_FUNCTION || c == T_VARIABLE)
+        return 1;
+    if (c == T_LPAREN) {
+        char d = type_at(t, n, i + 1);
+        return d == T_STATEMENT || is_value(d) || d == T_FUNCTION || d == T_LPAREN;
+    }
+    if (c == T_STATEMENT)
+        return statement_at(t, n, i);
+    if (c == T_STRING || c == T_NUMBER) {
+        char d = type_at(t, n, i + 1);
+        if (d == T_OPERATOR && (t[i + 1].op & OP_COMPARE)) {
+            char e = type_at(t, n, i + 2);
+            if (e == T_LPAREN || e == T_FUNCTION)
+                return 1;
+            return (is_operand(e) || e == 0) && (e == 0 || is_terminator(t, n, i + 3));
+        }
+        if (strict)
+            return d == T_COMMENT || d == T_SEMICOLON || (d == T_LOGIC && condition_at(t, n, i + 2, strict));
+        return is_terminator(t, n, i + 1);
+    }
+    if (c == T_BAREWORD) {
+        char d = type_at(t, n, i + 1);
+        if (d == T_OPERATOR && (t[i + 1].op & OP_COMPARE)) {
+            char e = type_at(t, n, i + 2);
+            return e == T_LPAREN || e == T_FUNCTION || e == 0 || (is_operand(e) && is_terminator(t, n, i + 3));
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/* Applies the rules to one folded sequence. `quoted`: the input was assumed to start inside a string. */
+static int judge(const sql_token *t, size_t n, int quoted, int inline_comment)
+{
+    /* UNION [ALL] SELECT or a second statement, anywhere. */
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (t[i].type == T_UNION) {
+            size_t j = i + 1;
+            while (type_at(t, n, j) == T_LPAREN)
+                j++;
+            if (type_at(t, n, j) == T_STATEMENT && t[j].word == SW_SELECT)
+                return 1;
+        }
+        if (t[i].type == T_SEMICOLON && statement_at(t, n, i + 1))
+            return 1;
+    }
+    if (n == 0)
+        return 0;
+
+    char first = t[0].type;
+    if (!quoted && (first == T_STATEMENT || first == T_LPAREN || first == T_DELAY) && statement_at(t, n, 0))
+        return 1;
+    /* A dangerous function called at the very start: sleep(5), benchmark(...), extractvalue(...) */
+    if (first == T_FUNCTION && t[0].risky)
+        return 1;
+    if (first == T_LOGIC)
+        return condition_at(t, n, 1, 1) && (type_at(t, n, 2) != T_BAREWORD || inline_comment);
+
+    if (!(first == T_STRING || first == T_NUMBER || (first == T_BAREWORD && !quoted) || first == T_VARIABLE))
+        return 0;
+    size_t j = 1;
+    while (type_at(t, n, j) == T_RPAREN)
+        j++;
+    int closed_paren = j > 1;
+    char c = type_at(t, n, j);
+    int strict = !quoted;
+    switch (c) {
+    case T_LOGIC:
+        if (first == T_BAREWORD && !closed_paren) {
+            /* bare word then OR/AND: only a full comparison followed by an ending counts */
+            size_t k = j + 1;
+            char a = type_at(t, n, k), b = type_at(t, n, k + 1);
+            return (is_operand(a) && b == T_OPERATOR && (t[k + 1].op & OP_COMPARE) && is_operand(type_at(t, n, k + 2)) &&
+                    (type_at(t, n, k + 3) == 0 || type_at(t, n, k + 3) == T_COMMENT)) ||
+                   a == T_FUNCTION;
+        }
+        return condition_at(t, n, j + 1, strict && !closed_paren);
+    case T_CLAUSE:
+        return is_operand(type_at(t, n, j + 1)) || type_at(t, n, j + 1) == T_FUNCTION;
+    case T_DELAY:
+        return 1;
+    case T_SEMICOLON:
+        return quoted && (type_at(t, n, j + 1) == 0 || type_at(t, n, j + 1) == T_COMMENT);
+    case T_COMMENT:
+        return quoted || closed_paren;
+    case T_OPERATOR:
+        if (!quoted && !closed_paren)
+            return 0;
+        if (type_at(t, n, j + 1) == T_FUNCTION || (type_at(t, n, j + 1) == T_LPAREN && statement_at(t, n, j + 2)))
+            return 1;
+        if ((t[j].op & OP_COMPARE) && is_value(type_at(t, n, j + 1)))
+            return is_terminator(t, n, j + 2);
+        return 0;
+    case T_KEYWORD:
+        return quoted && t[j].word == SW_INTO;
+    default:
+        return 0;
+    }
+}
+
+static void write_fingerprint(const sql_token *t, size_t n, char fingerprint[16])
+{
+    size_t k = 0;
+    for (; k < n && k < 15; k++)
+        fingerprint[k] = t[k].type;
+    fingerprint[k] = '\0';
+}
+
+int rs_detect_sqli(const char *s, size_t len, char fingerprint[16])
+{
+    static const char contexts[] = {0, '\'', '"'};
+    sql_token tokens[MAX_TOKENS];
+    if (s == NULL)
+        return 0;
+    for (size_t c = 0; c < sizeof(contexts); c++) {
+        if (contexts[c] && memchr(s, contexts[c], len) == NULL)
+            continue; /* the value never leaves the string: nothing to inject */
+        int inline_comment = 0;
+        size_t n = tokenize_folded(s, len, contexts[c], tokens, &inline_comment);
+        if (judge(tokens, n, contexts[c] != 0, inline_comment)) {
+            if (fingerprint)
+                write_fingerprint(tokens, n, fingerprint);
+            return 1;
+        }
+    }
+    return 0;
+}
