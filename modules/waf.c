@@ -4,6 +4,7 @@
  * (tenant's choice, else a route policy, else the default), on a transaction taken from a per-thread pool,
  * then is blocked, logged or passed. The transaction stays with the request so phase 3 sees the response. */
 #include "waf.h"
+#include "waf_watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -321,6 +322,7 @@ static int waf_global_init(void **out)
 {
     ep_waf_global_t *g = calloc(1, sizeof(*g));
     pthread_mutex_init(&g->lock, NULL);
+    g->watch = ep_waf_watch_new();
     *out = g;
     return 0;
 }
@@ -328,6 +330,7 @@ static int waf_global_init(void **out)
 static void waf_global_free(void *p)
 {
     ep_waf_global_t *g = p;
+    ep_waf_watch_free(g->watch);
     pthread_mutex_destroy(&g->lock);
     free(g->counters);
     free(g);
@@ -706,11 +709,18 @@ static void waf_on_response(const void *cp, void *gstate, void *tstate, ep_req_t
     }
 }
 
+static void waf_on_commit(void *conf, void *gstate)
+{
+    ep_waf_global_t *g = gstate;
+    ep_waf_watch_update(g->watch, conf);
+}
+
 const ep_module_t ep_module_waf = {
     .name = "waf",
     .global_init = waf_global_init,
     .global_free = waf_global_free,
     .on_config = waf_on_config,
+    .on_commit = waf_on_commit,
     .conf_free = waf_conf_free,
     .thread_init = waf_thread_init,
     .thread_free = waf_thread_free,

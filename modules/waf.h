@@ -71,6 +71,7 @@ typedef struct st_ep_waf_global_t {
     ep_waf_counter_t *counters; /* open addressing by rule id */
     size_t ncounters, cap;
     uint64_t requests, blocked, detected, errors, limit_hits, body_rejected;
+    struct st_ep_waf_watch_t *watch; /* rule file watcher (waf_watch.c) */
 } ep_waf_global_t;
 
 extern const ep_module_t ep_module_waf;
