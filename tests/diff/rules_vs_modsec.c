@@ -5,6 +5,9 @@
  *   rules_vs_modsec compare --pl N [--min-identical PCT] [--list] RAWFILE RULEFILE...
  *       runs every request through both engines and compares the set of logged rule ids and the disposition;
  *       prints the share of identical requests and, per rule id, where they differ.
+ *   rules_vs_modsec score --pl N [--modsec] [--list] RAWFILE RULEFILE...
+ *       blocks per corpus category (TPR on attacks, FPR on legitimate requests) for our engine, or for
+ *       libmodsecurity with --modsec, and which rules fire on legitimate requests: the tuning loop's tool.
  *   rules_vs_modsec bench --pl N [--rounds R] RAWFILE RULEFILE...
  *       requests per second per core (thread CPU time) for the compiled database, the reference evaluator
  *       and libmodsecurity, plus compile time and database size.
@@ -210,7 +213,7 @@ static void count_diff(rule_diff_t *d, size_t *nd, uint32_t id, int ours)
 
 static int usage(void)
 {
-    fputs("usage: rules_vs_modsec compare|bench --pl N [--min-identical PCT] [--list] [--rounds R] RAWFILE RULEFILE...\n", stderr);
+    fputs("usage: rules_vs_modsec compare|score|bench --pl N [--min-identical PCT] [--list] [--rounds R] RAWFILE RULEFILE...\n", stderr);
     return 2;
 }
 
@@ -219,7 +222,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage();
     const char *mode = argv[1];
-    int pl = 1, list = 0, rounds = 3;
+    int pl = 1, list = 0, rounds = 3, use_modsec = 0;
     double min_identical = -1;
     int i = 2;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
@@ -231,6 +234,8 @@ int main(int argc, char **argv)
             rounds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--list") == 0)
             list = 1;
+        else if (strcmp(argv[i], "--modsec") == 0)
+            use_modsec = 1;
         else
             return usage();
     }
@@ -331,6 +336,76 @@ int main(int argc, char **argv)
             ret = 1;
         }
         free(diffs);
+    } else if (strcmp(mode, "score") == 0) {
+        typedef struct {
+            char name[64];
+            unsigned attacks, blocked, legit, false_pos;
+        } cat_t;
+        cat_t cats[128];
+        size_t ncats = 0, nd = 0;
+        rule_diff_t *fp_rules = calloc(4096, sizeof(*fp_rules));
+        unsigned attacks = 0, blocked = 0, legit = 0, false_pos = 0;
+        for (size_t k = 0; k < ncases; k++) {
+            if (!parsed[k])
+                continue;
+            idset_t ids;
+            modsec_result_t mr;
+            int status = use_modsec ? modsec_run(ms, rules, &reqs[k], &mr) : ours_run(tx, db, &reqs[k], &ids);
+            if (use_modsec)
+                ids = mr.ids;
+            int is_block = status == 403;
+            size_t c = 0;
+            while (c < ncats && strcmp(cats[c].name, cases[k].category) != 0)
+                c++;
+            if (c == ncats && ncats < 128) {
+                memset(&cats[ncats], 0, sizeof(cats[0]));
+                snprintf(cats[ncats].name, sizeof(cats[0].name), "%s", cases[k].category);
+                ncats++;
+            }
+            int attack = strcmp(cases[k].expect, "block") == 0;
+            if (attack) {
+                attacks++;
+                blocked += is_block;
+                if (c < ncats) {
+                    cats[c].attacks++;
+                    cats[c].blocked += is_block;
+                }
+                if (!is_block && list)
+                    printf("MISS %s\n", cases[k].id);
+            } else {
+                legit++;
+                false_pos += is_block;
+                if (c < ncats) {
+                    cats[c].legit++;
+                    cats[c].false_pos += is_block;
+                }
+                if (is_block) {
+                    for (size_t j = 0; j < ids.n; j++)
+                        count_diff(fp_rules, &nd, ids.ids[j], 1);
+                    if (list) {
+                        printf("FP %s:", cases[k].id);
+                        for (size_t j = 0; j < ids.n; j++)
+                            printf(" %u", ids.ids[j]);
+                        printf("\n");
+                    }
+                }
+            }
+        }
+        printf("%s PL%d: TPR %.1f%% (%u/%u)  FPR %.1f%% (%u/%u)\n", use_modsec ? "libmodsecurity" : "edgeproxy", pl,
+               attacks ? 100.0 * blocked / attacks : 0, blocked, attacks, legit ? 100.0 * false_pos / legit : 0, false_pos, legit);
+        printf("%-22s %8s %8s\n", "category", "TPR", "FPR");
+        for (size_t c = 0; c < ncats; c++) {
+            char tpr[32] = "-", fpr[32] = "-";
+            if (cats[c].attacks)
+                snprintf(tpr, sizeof(tpr), "%.1f%%", 100.0 * cats[c].blocked / cats[c].attacks);
+            if (cats[c].legit)
+                snprintf(fpr, sizeof(fpr), "%.1f%%", 100.0 * cats[c].false_pos / cats[c].legit);
+            printf("%-22s %8s %8s\n", cats[c].name, tpr, fpr);
+        }
+        printf("rules matched on blocked legitimate requests: id count\n");
+        for (size_t j = 0; j < nd; j++)
+            printf("  %u %u\n", fp_rules[j].id, fp_rules[j].only_ours);
+        free(fp_rules);
     } else if (strcmp(mode, "bench") == 0) {
         double best[3] = {0, 0, 0};
         for (int r = 0; r < rounds; r++) {
