@@ -31,7 +31,7 @@ enum {
 };
 
 /* Operator flavours, so comparisons can be told apart from arithmetic and unary signs. */
-enum { OP_COMPARE = 1, OP_ARITH = 2, OP_UNARY_OK = 4 };
+enum { OP_COMPARE = 1, OP_ARITH = 2, OP_UNARY_OK = 4, OP_CAST = 8 };
 
 #define MAX_TOKENS 48
 
@@ -42,6 +42,8 @@ typedef struct {
     unsigned char risky;
     unsigned char unterminated; /* strings/comments that run to the end of input */
     unsigned char call;         /* bareword/function immediately followed by '(' */
+    unsigned char quoted_ident; /* `identifier` */
+    size_t pos, len;            /* source text; for strings the content between the quotes */
 } sql_token;
 
 typedef struct {
@@ -105,8 +107,13 @@ static void classify_operator(const char *p, size_t n, sql_token *t)
     }
     if (n == 1 && (p[0] == '=' || p[0] == '<' || p[0] == '>'))
         t->op = OP_COMPARE;
-    else if (n >= 2 && (p[0] == '<' || p[0] == '>' || p[0] == '!' || p[1] == '='))
+    else if (n >= 2 &&
+             (p[0] == '<' || p[0] == '>' || p[0] == '!' || p[0] == '@' || p[0] == '?' || p[0] == '#' || p[1] == '=' || p[1] == '>'))
         t->op = OP_COMPARE;
+    else if (n == 2 && p[0] == ':' && p[1] == ':')
+        t->op = OP_CAST;
+    else if (n == 1 && p[0] == '?')
+        t->op = OP_COMPARE; /* PostgreSQL jsonb key test */
     else if (n == 1 && (p[0] == '-' || p[0] == '+' || p[0] == '!' || p[0] == '~'))
         t->op = OP_ARITH | OP_UNARY_OK;
     else
@@ -114,7 +121,7 @@ static void classify_operator(const char *p, size_t n, sql_token *t)
 }
 
 /* Reads one token; returns 0 at end of input. */
-static int next_token(sql_lexer *lx, sql_token *t)
+static int lex_one(sql_lexer *lx, sql_token *t)
 {
     const char *s = lx->s;
     size_t len = lx->len;
@@ -124,6 +131,7 @@ static int next_token(sql_lexer *lx, sql_token *t)
         lx->pos = i;
         if (i >= len)
             return 0;
+        t->pos = i;
         unsigned char c = (unsigned char)s[i];
         unsigned char c1 = i + 1 < len ? (unsigned char)s[i + 1] : 0;
 
@@ -153,7 +161,7 @@ static int next_token(sql_lexer *lx, sql_token *t)
             lx->pos = i + 2;
             continue;
         }
-        if ((c == '-' && c1 == '-') || c == '#') {
+        if ((c == '-' && c1 == '-') || (c == '#' && c1 != '>' && c1 != '-')) {
             size_t j = i;
             while (j < len && s[j] != '\n')
                 j++;
@@ -167,12 +175,15 @@ static int next_token(sql_lexer *lx, sql_token *t)
             lx->pos = skip_quoted(s, len, i + 1, (char)c, &unterminated);
             t->type = T_STRING;
             t->unterminated = (unsigned char)unterminated;
+            t->pos = i + 1;
+            t->len = lx->pos - (i + 1) - (unterminated ? 0 : 1);
             return 1;
         }
         if (c == '`') { /* quoted identifier */
             int unterminated = 0;
             lx->pos = skip_quoted(s, len, i + 1, '`', &unterminated);
             t->type = T_BAREWORD;
+            t->quoted_ident = 1;
             return 1;
         }
         if (c == '(' || c == ')' || c == ',' || c == ';') {
@@ -245,6 +256,8 @@ static int next_token(sql_lexer *lx, sql_token *t)
                 lx->pos = skip_quoted(s, len, j + 1, '\'', &unterminated);
                 t->type = T_STRING;
                 t->unterminated = (unsigned char)unterminated;
+                t->pos = j + 1;
+                t->len = lx->pos - (j + 1) - (unterminated ? 0 : 1);
                 return 1;
             }
             size_t after = skip_spaces(s, len, j);
@@ -269,8 +282,9 @@ static int next_token(sql_lexer *lx, sql_token *t)
             return 1;
         }
         /* operators */
-        static const char *const multi[] = {"<=>", "->>", "<=", ">=", "<>", "!=", ":=", "::", "||", "&&",
-                                            "<<",  ">>",  "->", "<@", "?|", "?&", "!<", "!>", "^="};
+        static const char *const multi[] = {
+            "===", "!==", "<=>", "->>", "#>>", "==", "<=", ">=", "<>", "!=", ":=", "::", "||", "&&",
+            "<<",  ">>",  "->",  "<@",  "@>",  "?|", "?&", "!<", "!>", "^=", "#>", "#-", "@?", "@@"};
         for (size_t m = 0; m < sizeof(multi) / sizeof(multi[0]); m++) {
             size_t ml = strlen(multi[m]);
             if (i + ml <= len && memcmp(s + i, multi[m], ml) == 0) {
@@ -279,7 +293,7 @@ static int next_token(sql_lexer *lx, sql_token *t)
                 return 1;
             }
         }
-        if (strchr("=<>+-*/%^|&~!", c) != NULL) {
+        if (strchr("=<>+-*/%^|&~!?", c) != NULL) {
             classify_operator(s + i, 1, t);
             lx->pos = i + 1;
             return 1;
@@ -288,6 +302,15 @@ static int next_token(sql_lexer *lx, sql_token *t)
         lx->pos = i + 1;
         return 1;
     }
+}
+
+static int next_token(sql_lexer *lx, sql_token *t)
+{
+    if (!lex_one(lx, t))
+        return 0;
+    if (t->type != T_STRING)
+        t->len = lx->pos > t->pos ? lx->pos - t->pos : 0;
+    return 1;
 }
 
 static int is_operand(char type)
@@ -307,6 +330,7 @@ static size_t tokenize_folded(const char *s, size_t len, char context, sql_token
         lx.pos = skip_quoted(s, len, 0, context, &unterminated);
         memset(&out[0], 0, sizeof(out[0]));
         out[0].type = T_STRING;
+        out[0].len = lx.pos ? lx.pos - 1 : 0;
         n = 1;
     }
     sql_token t;
@@ -335,6 +359,10 @@ static size_t tokenize_folded(const char *s, size_t len, char context, sql_token
         }
         if (prev && prev->type == T_OPERATOR && (prev->word == SW_NOT || prev->word == SW_IS) && t.type == T_OPERATOR)
             continue; /* IS NOT, NOT LIKE, NOT IN, NOT BETWEEN */
+        if (prev && prev->type == T_OPERATOR && (prev->op & OP_CAST) && (t.type == T_BAREWORD || t.type == T_KEYWORD)) {
+            n--; /* value::type is still the value */
+            continue;
+        }
         /* Unary sign/NOT directly before an operand where no operand precedes: drop it. */
         if (is_operand(t.type) || t.type == T_FUNCTION || t.type == T_LPAREN) {
             if (prev && prev->type == T_OPERATOR && (prev->op & OP_UNARY_OK) &&
@@ -426,7 +454,7 @@ static int condition_at(const sql_token *t, size_t n, size_t i, int strict)
         return 1;
     if (c == T_LPAREN) {
         char d = type_at(t, n, i + 1);
-        return d == T_STATEMENT || is_value(d) || d == T_FUNCTION || d == T_LPAREN;
+        return d == T_STATEMENT || is_value(d) || d == T_FUNCTION || d == T_LPAREN || condition_at(t, n, i + 1, strict);
     }
     if (c == T_STATEMENT)
         return statement_at(t, n, i);
@@ -453,19 +481,89 @@ static int condition_at(const sql_token *t, size_t n, size_t i, int strict)
     return 0;
 }
 
-/* Applies the rules to one folded sequence. `quoted`: the input was assumed to start inside a string. */
-static int judge(const sql_token *t, size_t n, int quoted, int inline_comment)
+/* "1=1", "'a'='a'", "x like x": the same literal on both sides of an equality. */
+static int tautology_at(const char *src, const sql_token *t, size_t n, size_t i)
 {
-    /* UNION [ALL] SELECT or a second statement, anywhere. */
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (t[i].type == T_UNION) {
+    if (i + 2 >= n || !is_value(t[i].type) || t[i].type != t[i + 2].type || t[i + 1].type != T_OPERATOR ||
+        !(t[i + 1].op & OP_COMPARE))
+        return 0;
+    const char *op = src + t[i + 1].pos;
+    int equality = (t[i + 1].len == 1 && op[0] == '=') || (t[i + 1].len == 2 && op[0] == '=' && op[1] == '=') ||
+                   (t[i + 1].len == 4 && (op[0] == 'l' || op[0] == 'L'));
+    return equality && t[i].len == t[i + 2].len && memcmp(src + t[i].pos, src + t[i + 2].pos, t[i].len) == 0;
+}
+
+/* Is everything from t[from] to the last token an expression closed by a trailing comment? ("x'-email--") */
+static int expression_then_comment(const sql_token *t, size_t n, size_t from)
+{
+    if (n < from + 2 || n > from + 10 || t[n - 1].type != T_COMMENT)
+        return 0;
+    for (size_t i = from; i + 1 < n; i++) {
+        char c = t[i].type;
+        if (!(is_operand(c) || c == T_OPERATOR || c == T_LOGIC || c == T_FUNCTION || c == T_LPAREN || c == T_RPAREN))
+            return 0;
+    }
+    return 1;
+}
+
+/* The value begins in the middle of a query: a clause, a list or an operator with its operands. */
+static int fragment_at_start(const sql_token *t, size_t n)
+{
+    char a = type_at(t, n, 0), b = type_at(t, n, 1), c = type_at(t, n, 2);
+    switch (a) {
+    case T_SEMICOLON: /* ;drop ..., ;SET @x */
+        return b == T_STATEMENT || b == T_DELAY || (b == T_FUNCTION && t[1].risky) ||
+               (b == T_KEYWORD && t[1].word == SW_SET && c == T_VARIABLE);
+    case T_KEYWORD:
+        if (t[0].word == SW_FROM)
+            return (b == T_LPAREN && c == T_STATEMENT) || (b == T_BAREWORD && (c == T_KEYWORD || c == T_CLAUSE || c == T_COMMA ||
+                                                                               c == T_SEMICOLON || c == T_COMMENT || c == T_UNION));
+        if (t[0].word == SW_VALUES)
+            return b == T_LPAREN && is_value(c);
+        if (t[0].word == SW_INTO)
+            return b == T_KEYWORD && t[1].word == SW_OUTFILE;
+        return 0;
+    case T_CLAUSE: /* HAVING 1=1, ORDER BY 3, GROUP BY x, y */
+        return b == T_FUNCTION || b == T_NUMBER ||
+               (b == T_BAREWORD && ((c == T_OPERATOR && (t[2].op & OP_COMPARE)) || c == T_COMMA || c == T_COMMENT));
+    case T_OPERATOR: /* IN (1,2), IN (SELECT ...) */
+        return t[0].word == SW_IN && b == T_LPAREN &&
+               (c == T_STATEMENT || (is_value(c) && (type_at(t, n, 3) == T_COMMA || type_at(t, n, 3) == T_RPAREN)));
+    case T_FUNCTION: /* an SQL function call left open: "concat(", "database(" */
+        return b == T_LPAREN && n == 2;
+    default:
+        break;
+    }
+    /* ... ) AS alias FROM, `col` AS `x` FROM */
+    if ((a == T_RPAREN || (a == T_BAREWORD && t[0].quoted_ident) || a == T_NUMBER || a == T_STRING) && b == T_KEYWORD &&
+        t[1].word == SW_AS && (c == T_BAREWORD || c == T_STRING) && type_at(t, n, 3) == T_KEYWORD && t[3].word == SW_FROM)
+        return 1;
+    return 0;
+}
+
+/* Applies the rules to one folded sequence. `quoted`: the input was assumed to start inside a string. */
+static int judge(const char *src, const sql_token *t, size_t n, int quoted, int inline_comment)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i].type;
+        /* UNION [ALL] SELECT, a second statement, a subquery */
+        if (c == T_UNION) {
             size_t j = i + 1;
             while (type_at(t, n, j) == T_LPAREN)
                 j++;
             if (type_at(t, n, j) == T_STATEMENT && t[j].word == SW_SELECT)
                 return 1;
         }
-        if (t[i].type == T_SEMICOLON && statement_at(t, n, i + 1))
+        if ((c == T_SEMICOLON || c == T_LPAREN) && statement_at(t, n, i + 1))
+            return 1;
+        /* sleep(5), benchmark(...), extractvalue(...) called with SQL arguments, anywhere */
+        if (c == T_FUNCTION && t[i].risky && t[i].call) {
+            char a = type_at(t, n, i + 2);
+            if (is_value(a) || a == T_LPAREN || a == T_FUNCTION || a == T_STATEMENT || a == T_RPAREN)
+                return 1;
+        }
+        if ((i == 0 || t[i - 1].type == T_LOGIC || t[i - 1].type == T_LPAREN) && tautology_at(src, t, n, i) &&
+            (i + 3 >= n || is_terminator(t, n, i + 3)))
             return 1;
     }
     if (n == 0)
@@ -474,11 +572,12 @@ static int judge(const sql_token *t, size_t n, int quoted, int inline_comment)
     char first = t[0].type;
     if (!quoted && (first == T_STATEMENT || first == T_LPAREN || first == T_DELAY) && statement_at(t, n, 0))
         return 1;
-    /* A dangerous function called at the very start: sleep(5), benchmark(...), extractvalue(...) */
     if (first == T_FUNCTION && t[0].risky)
         return 1;
-    if (first == T_LOGIC)
-        return condition_at(t, n, 1, 1) && (type_at(t, n, 2) != T_BAREWORD || inline_comment);
+    if (!quoted && fragment_at_start(t, n))
+        return 1;
+    if (first == T_LOGIC) /* a condition fragment: "AND 1=1", "OR x = '" */
+        return condition_at(t, n, 1, 1) || (inline_comment && type_at(t, n, 1) != 0);
 
     if (!(first == T_STRING || first == T_NUMBER || (first == T_BAREWORD && !quoted) || first == T_VARIABLE))
         return 0;
@@ -488,6 +587,8 @@ static int judge(const sql_token *t, size_t n, int quoted, int inline_comment)
     int closed_paren = j > 1;
     char c = type_at(t, n, j);
     int strict = !quoted;
+    if (quoted && (c == T_OPERATOR || c == T_LOGIC) && expression_then_comment(t, n, j))
+        return 1;
     switch (c) {
     case T_LOGIC:
         if (first == T_BAREWORD && !closed_paren) {
@@ -503,6 +604,13 @@ static int judge(const sql_token *t, size_t n, int quoted, int inline_comment)
         return is_operand(type_at(t, n, j + 1)) || type_at(t, n, j + 1) == T_FUNCTION;
     case T_DELAY:
         return 1;
+    case T_UNION:
+        return quoted;
+    case T_STATEMENT: {
+        /* the string closed and a statement verb follows: "'ALTER x", "' drop/" */
+        char d = type_at(t, n, j + 1);
+        return quoted && (d == 0 || d == T_BAREWORD || d == T_COMMENT || d == T_OPERATOR || d == T_KEYWORD);
+    }
     case T_SEMICOLON:
         return quoted && (type_at(t, n, j + 1) == 0 || type_at(t, n, j + 1) == T_COMMENT);
     case T_COMMENT:
@@ -541,7 +649,7 @@ int rs_detect_sqli(const char *s, size_t len, char fingerprint[16])
             continue; /* the value never leaves the string: nothing to inject */
         int inline_comment = 0;
         size_t n = tokenize_folded(s, len, contexts[c], tokens, &inline_comment);
-        if (judge(tokens, n, contexts[c] != 0, inline_comment)) {
+        if (judge(s, tokens, n, contexts[c] != 0, inline_comment)) {
             if (fingerprint)
                 write_fingerprint(tokens, n, fingerprint);
             return 1;

@@ -37,6 +37,8 @@ enum {
     SW_NOT,
     SW_IS,
     SW_IN,
+    SW_AS,
+    SW_OUTFILE,
 };
 
 typedef struct {

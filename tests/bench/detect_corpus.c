@@ -337,7 +337,7 @@ static void check_pairs(const char *s, size_t n, char sep, int plus_is_space, ve
 
 static void check_json_string(const char *s, size_t n, void *ctx)
 {
-    check_decoded(s, n, 0, ctx);
+    check_decoded(s, n, 1, ctx);
 }
 
 /* XML: attribute values and text nodes with the predefined and numeric entities decoded. */
@@ -404,7 +404,7 @@ static void check_multipart(const char *s, size_t n, const char *content_type, v
             size_t clen = (size_t)(part_end - content);
             if (clen >= 2 && content[clen - 2] == '\r' && content[clen - 1] == '\n')
                 clen -= 2;
-            check_decoded(content, clen, 0, v);
+            check_decoded(content, clen, 1, v);
             const char *fn = memmem(part, (size_t)(hdr_end - part), "filename=\"", 10);
             if (fn) {
                 const char *fe = memchr(fn + 10, '"', (size_t)(hdr_end - fn - 10));
@@ -420,7 +420,12 @@ static void check_multipart(const char *s, size_t n, const char *content_type, v
 
 static void check_request(const request *r, verdict *v)
 {
-    check_decoded(r->path.p, r->path.n, 0, v);
+    /* ModSecurity's urlDecodeUni turns '+' into a space everywhere; the path is checked whole and by its last
+     * segment (REQUEST_FILENAME and REQUEST_BASENAME). */
+    check_decoded(r->path.p, r->path.n, 1, v);
+    const char *slash = r->path.n ? memrchr(r->path.p, '/', r->path.n) : NULL;
+    if (slash && slash != r->path.p && (size_t)(slash + 1 - r->path.p) < r->path.n)
+        check_decoded(slash + 1, r->path.n - (size_t)(slash + 1 - r->path.p), 1, v);
     check_pairs(r->query.p ? r->query.p : "", r->query.n, '&', 1, v);
     for (int h = 0; h < r->headers; h++) {
         const char *name = r->header_names[h].p;
@@ -428,9 +433,9 @@ static void check_request(const request *r, verdict *v)
             !strcasecmp(name, "Content-Length") || !strcasecmp(name, "Connection"))
             continue;
         if (!strcasecmp(name, "Cookie"))
-            check_pairs(r->header_values[h].p, r->header_values[h].n, ';', 0, v);
+            check_pairs(r->header_values[h].p, r->header_values[h].n, ';', 1, v);
         else
-            check_value(r->header_values[h].p, r->header_values[h].n, v);
+            check_decoded(r->header_values[h].p, r->header_values[h].n, 1, v);
     }
     if (!r->body.n)
         return;
