@@ -153,8 +153,8 @@ static int run_vector_file(const char *dir, const char *file, rs_buf_t *out)
             fail_msg("%s: expected --TEST--, got \"%.*s\"", file, (int)line_len, line);
         const char *name = line + 8;
         size_t name_len = line_len - 8;
-        const char *in_line, *exp_line, *marker;
-        size_t in_line_len, exp_line_len, marker_len;
+        const char *in_line = NULL, *exp_line = NULL, *marker = NULL;
+        size_t in_line_len = 0, exp_line_len = 0, marker_len = 0;
         if (!next_line(text, len, &pos, &marker, &marker_len) || !line_is(marker, marker_len, "--INPUT--") ||
             !next_line(text, len, &pos, &in_line, &in_line_len) || !next_line(text, len, &pos, &marker, &marker_len) ||
             !line_is(marker, marker_len, "--EXPECTED--") || !next_line(text, len, &pos, &exp_line, &exp_line_len))
