@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/* Private structures of the rule engine: the compiled database (rules per phase, transformation-chain trie,
+ * prefilter automata), the per-thread transaction scratch, and the process-wide persistent collections.
+ * Shared by db.c, tx.c, vars.c, store.c and the CLI; nothing here is part of the public contract. */
+#ifndef RS_ENGINE_INTERNAL_H
+#define RS_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "ir.h"
+#include "rs.h"
+
+/* ---- compiled database ------------------------------------------------------------------------------ */
+
+/** A node of the trie of transformation chains: node 0 is the empty chain; node n applies `transform` to
+ *  the result of `parent`. Every rule's t: chain ends at one node, so shared prefixes are computed once. */
+typedef struct st_rs_tnode_t {
+    uint32_t parent;
+    uint8_t transform;
+    uint16_t depth;
+} rs_tnode_t;
+
+/** Literal prefilter of one transformation chain: one automaton per case mode over the literals of every
+ *  prefiltered operator whose rule uses that chain. Automaton ids are operator slots (bit numbers). */
+typedef struct st_rs_pfchain_t {
+    rs_ac_t *ac_case, *ac_nocase;
+    uint32_t nslots; /* prefiltered operators on this chain */
+} rs_pfchain_t;
+
+/** A rule as the engine runs it (chain members too). */
+typedef struct st_rs_crule_t rs_crule_t;
+struct st_rs_crule_t {
+    const rs_rule_t *rule;
+    rs_crule_t *chain;      /* next member of the chain */
+    const rs_crule_t *head; /* the chain head (itself for heads) */
+    uint32_t tnode;         /* final node of the t: chain */
+    int32_t pf_slot;        /* bit in its chain's prefilter, -1 when the operator always runs */
+    uint8_t is_marker, is_unconditional, has_block;
+    uint8_t op_has_macro;
+    rs_macro_t op_macro; /* the operator parameter as a macro, when it has %{...} */
+    uint32_t index;      /* position in the phase list (heads), for traces */
+};
+
+struct st_rs_db_t {
+    atomic_int refs;
+    rs_ruleset_t *rs;
+    int engine_mode;
+    int use_prefilter;
+    rs_crule_t *crules; /* all rules, heads and members */
+    size_t ncrules;
+    rs_crule_t **phase[6]; /* heads and markers per phase 1..5, in load order (markers in every phase) */
+    size_t nphase[6];
+    rs_tnode_t *tnodes;
+    size_t ntnodes;
+    rs_pfchain_t *pf; /* per tnode (NULL when no prefilter) */
+    uint8_t uses_var[RS_VAR__COUNT];
+    rs_db_stats_t stats;
+};
+
+/* ---- transaction scratch ---------------------------------------------------------------------------- */
+
+/** Bump allocator made of blocks that are kept across requests: reset makes them all free again. */
+typedef struct st_rs_arena_block_t {
+    struct st_rs_arena_block_t *next;
+    size_t cap, used;
+    char data[];
+} rs_arena_block_t;
+
+typedef struct st_rs_arena_t {
+    rs_arena_block_t *first, *cur;
+} rs_arena_t;
+
+void *rs_arena_alloc(rs_arena_t *a, size_t n);
+char *rs_arena_dup(rs_arena_t *a, const char *s, size_t n); /* NUL-terminated copy */
+void rs_arena_reset(rs_arena_t *a);
+void rs_arena_free(rs_arena_t *a);
+
+typedef struct st_rs_kv_t {
+    rs_str_t key, value;
+} rs_kv_t;
+
+typedef struct st_rs_kvlist_t {
+    rs_kv_t *items;
+    size_t n, cap;
+} rs_kvlist_t;
+
+void rs_kvlist_push(rs_kvlist_t *l, rs_str_t key, rs_str_t value);
+
+/** One value a target resolved to. */
+typedef struct st_rs_val_t {
+    uint16_t var;
+    rs_str_t key; /* member key (collections), empty for scalars */
+    rs_str_t value;
+} rs_val_t;
+
+/** Memo of transformations: (input bytes identity, chain node) -> output, plus the prefilter result. */
+typedef struct st_rs_tcache_ent_t {
+    const char *in_base;
+    size_t in_len;
+    uint32_t node;
+    uint32_t gen;
+    rs_str_t out;
+    uint64_t *hits; /* prefilter: bit per slot of the chain, NULL until scanned */
+} rs_tcache_ent_t;
+
+/** What a rule evaluation reports (ModSecurity's RuleMessage). */
+typedef struct st_rs_rulemsg_t {
+    int save;
+    int disruptive;
+    int severity;
+    rs_str_t msg, logdata;
+    int has_msg, has_logdata;
+} rs_rulemsg_t;
+
+typedef enum { RS_ALLOWTYPE_NONE = 0, RS_ALLOWTYPE_ALL, RS_ALLOWTYPE_PHASE, RS_ALLOWTYPE_REQUEST } rs_allowtype_t;
+
+typedef struct st_rs_remove_target_t {
+    uint8_t by_tag;
+    uint32_t id_lo, id_hi;
+    const char *tag;
+    const rs_target_t *target;
+} rs_remove_target_t;
+
+struct st_rs_tx_t {
+    rs_db_t *db;
+    const rs_request_t *req;
+    rs_arena_t arena;
+    rs_op_scratch_t *opscratch;
+    void *match_data; /* pcre2_match_data for key selectors */
+    rs_buf_t tbuf;    /* transformation output */
+    rs_buf_t mbuf;    /* macro expansion */
+
+    /* variables */
+    rs_str_t scalar[RS_VAR__COUNT];
+    uint8_t scalar_set[RS_VAR__COUNT];
+    rs_kvlist_t coll[RS_VAR__COUNT]; /* used for the collection variables that hold their own members */
+    uint64_t args_combined;
+    int highest_severity;
+    int body_processor; /* rs_body_processor_t chosen by Content-Type or ctl */
+    int body_type;      /* what Content-Type alone said: URLENCODED / MULTIPART / NONE */
+    int body_access;    /* -1: as configured, else ctl */
+    int force_body_var;
+    int engine_mode;
+    rs_str_t coll_key[RS_VAR__COUNT]; /* initcol keys of the persistent collections */
+    struct timespec start, start_mono;
+
+    /* evaluation state */
+    uint32_t skip_next;
+    const char *marker;
+    int allow_type;
+    int intercepted; /* a disruptive action ran: later rules and phases do nothing */
+    int it_status;   /* ModSecurity's intervention status (200 = none) */
+    rs_str_t it_url;
+    int disposition;
+    int would_block, would_status;
+    uint32_t decided_by;
+    unsigned limit_hits;
+    int body_error, body_over_limit;
+    int phase_done[6];
+    int cur_phase;
+    const rs_crule_t *cur_rule;
+
+    /* MATCHED_VAR* */
+    int matched_set;
+    rs_str_t matched_var, matched_name;
+    rs_kvlist_t matched_vars; /* key = full name, value = value */
+
+    /* runtime exceptions from ctl */
+    uint32_t (*remove_ids)[2];
+    size_t nremove_ids, cap_remove_ids;
+    const char **remove_tags;
+    size_t nremove_tags, cap_remove_tags;
+    rs_remove_target_t *remove_targets;
+    size_t nremove_targets, cap_remove_targets;
+
+    /* matches */
+    rs_match_t *matches;
+    size_t nmatches, cap_matches;
+
+    /* transformation memo */
+    rs_tcache_ent_t *tcache;
+    uint32_t *tindex; /* open addressing: entry index + 1, valid when tgen matches */
+    uint32_t *tindex_gen;
+    size_t tindex_cap, ntcache, cap_tcache;
+    uint32_t gen;
+
+    /* values being evaluated */
+    rs_val_t *vals;
+    size_t nvals, cap_vals;
+
+    rs_trace_fn trace;
+    void *trace_ctx;
+};
+
+/* vars.c */
+void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_val_t **vals, size_t *nvals, size_t *cap);
+int rs_tx_first_value(rs_tx_t *tx, int var, const char *key, size_t key_len, rs_str_t *out);
+rs_str_t rs_tx_full_name(rs_tx_t *tx, int var, rs_str_t key);
+rs_str_t rs_tx_expand(rs_tx_t *tx, const rs_macro_t *m);
+void rs_tx_set_scalar(rs_tx_t *tx, int var, const char *s, size_t n);
+void rs_tx_set_scalar_num(rs_tx_t *tx, int var, long long v);
+rs_kvlist_t *rs_tx_coll(rs_tx_t *tx, int var);
+void rs_tx_coll_set(rs_tx_t *tx, int var, rs_str_t key, rs_str_t value); /* TX and persistent: set or replace */
+void rs_tx_coll_del(rs_tx_t *tx, int var, rs_str_t key);
+
+/* store.c: IP, GLOBAL, SESSION, USER, RESOURCE shared by all transactions of the process */
+int rs_store_get(int var, rs_str_t ckey, rs_str_t key, rs_arena_t *a, rs_str_t *out);
+void rs_store_list(int var, rs_str_t ckey, rs_arena_t *a, rs_kvlist_t *out);
+void rs_store_set(int var, rs_str_t ckey, rs_str_t key, rs_str_t value, uint32_t timeout);
+void rs_store_del(int var, rs_str_t ckey, rs_str_t key);
+void rs_store_expire(int var, rs_str_t ckey, rs_str_t key, long seconds);
+void rs_store_clear(void); /* tests */
+
+/* tx.c: shared with the CLI for traces */
+int rs_tx_trace_on(const rs_tx_t *tx);
+void rs_tx_tracef(rs_tx_t *tx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* db.c */
+int rs_db_tnode_chain(const rs_db_t *db, uint32_t node, uint8_t *out, size_t max);
+
+#endif
