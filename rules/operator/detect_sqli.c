@@ -31,7 +31,7 @@ enum {
 };
 
 /* Operator flavours, so comparisons can be told apart from arithmetic and unary signs. */
-enum { OP_COMPARE = 1, OP_ARITH = 2, OP_UNARY_OK = 4, OP_CAST = 8 };
+enum { OP_COMPARE = 1, OP_ARITH = 2, OP_UNARY_OK = 4, OP_CAST = 8, OP_WORD = 16 };
 
 #define MAX_TOKENS 48
 
@@ -182,6 +182,19 @@ static int lex_one(sql_lexer *lx, sql_token *t)
         if (c == '`') { /* quoted identifier */
             int unterminated = 0;
             lx->pos = skip_quoted(s, len, i + 1, '`', &unterminated);
+            /* `db`.`table` and `db`.table are one qualified name */
+            while (!unterminated && lx->pos + 1 < len && s[lx->pos] == '.') {
+                if (s[lx->pos + 1] == '`') {
+                    lx->pos = skip_quoted(s, len, lx->pos + 2, '`', &unterminated);
+                } else if (is_word_char((unsigned char)s[lx->pos + 1])) {
+                    size_t j = lx->pos + 1;
+                    while (j < len && is_word_char((unsigned char)s[j]))
+                        j++;
+                    lx->pos = j;
+                } else {
+                    break;
+                }
+            }
             t->type = T_BAREWORD;
             t->quoted_ident = 1;
             return 1;
@@ -263,6 +276,12 @@ static int lex_one(sql_lexer *lx, sql_token *t)
             size_t after = skip_spaces(s, len, j);
             int paren_next = after < len && s[after] == '(';
             const sql_word *w = sql_word_lookup(s + i, j - i);
+            const char *dot = memchr(s + i, '.', j - i);
+            if (!w && dot) { /* information_schema.tables: the qualifier tells */
+                const sql_word *q = sql_word_lookup(s + i, (size_t)(dot - (s + i)));
+                if (q && q->cls == T_BAREWORD)
+                    w = q;
+            }
             t->type = T_BAREWORD;
             if (w) {
                 t->type = w->cls;
@@ -275,7 +294,7 @@ static int lex_one(sql_lexer *lx, sql_token *t)
                 if (w->cls == T_KEYWORD && w->also_function && paren_next)
                     t->type = T_FUNCTION; /* IF(...), EXISTS(...) */
                 if (w->cls == T_OPERATOR)
-                    t->op = w->id == SW_NOT ? (OP_COMPARE | OP_UNARY_OK) : OP_COMPARE;
+                    t->op = OP_WORD | (w->id == SW_NOT ? (OP_COMPARE | OP_UNARY_OK) : OP_COMPARE);
             }
             t->call = (unsigned char)(paren_next && after == j);
             lx->pos = j;
@@ -391,8 +410,10 @@ static char type_at(const sql_token *t, size_t n, size_t i)
 static int is_terminator(const sql_token *t, size_t n, size_t i)
 {
     char c = type_at(t, n, i);
+    /* a dangling quote at the very end closes the application's own quote */
+    int dangling_quote = c == T_STRING && t[i].unterminated && i + 1 == n && t[i].len <= 8;
     return c == 0 || c == T_COMMENT || c == T_SEMICOLON || c == T_LOGIC || c == T_UNION || c == T_CLAUSE || c == T_RPAREN ||
-           (c == T_KEYWORD && (t[i].word == SW_LIMIT || t[i].word == SW_INTO || t[i].word == SW_FROM));
+           dangling_quote || (c == T_KEYWORD && (t[i].word == SW_LIMIT || t[i].word == SW_INTO || t[i].word == SW_FROM));
 }
 
 static int is_value(char c)
@@ -416,9 +437,12 @@ static int statement_at(const sql_token *t, size_t n, size_t i)
         if (a == T_OPERATOR || is_value(a) || a == T_FUNCTION || a == T_LPAREN)
             return b == 0 || b == T_COMMA || b == T_COMMENT || b == T_KEYWORD || b == T_UNION || b == T_SEMICOLON ||
                    a == T_FUNCTION || a == T_LPAREN || b == T_LOGIC || b == T_OPERATOR;
+        if (a == T_BAREWORD && t[i + 1].risky)
+            return 1; /* select pg_sleep, select information_schema.x */
         if (a == T_BAREWORD)
-            return b == T_COMMA || (b == T_KEYWORD && t[i + 2].word == SW_FROM && type_at(t, n, i + 3) == T_BAREWORD &&
-                                    (is_terminator(t, n, i + 4) || type_at(t, n, i + 4) == T_KEYWORD));
+            return b == T_COMMA || b == T_CLAUSE ||
+                   (b == T_KEYWORD && t[i + 2].word == SW_FROM && type_at(t, n, i + 3) == T_BAREWORD &&
+                    (is_terminator(t, n, i + 4) || type_at(t, n, i + 4) == T_KEYWORD));
         return 0;
     case SW_INSERT:
         return a == T_BAREWORD && (b == T_LPAREN || (b == T_KEYWORD && t[i + 2].word == SW_VALUES) ||
@@ -431,9 +455,12 @@ static int statement_at(const sql_token *t, size_t n, size_t i)
     case SW_CREATE:
     case SW_ALTER:
     case SW_TRUNCATE:
-        return a == T_KEYWORD && t[i + 1].word == SW_TABLE_LIKE && (b == T_BAREWORD || b == T_KEYWORD);
-    case SW_EXEC:
-        return a == T_BAREWORD || a == T_STRING || a == T_VARIABLE || a == T_LPAREN;
+        return (a == T_KEYWORD && t[i + 1].word == SW_TABLE_LIKE && (b == T_BAREWORD || b == T_KEYWORD)) ||
+               (t[i].word == SW_DROP && a == T_BAREWORD && b == T_SEMICOLON);
+    case SW_EXEC: /* exec xp_cmdshell 'dir', exec('...'), exec @sql; not "execute modified versions" */
+        return a == T_STRING || a == T_VARIABLE || (a == T_LPAREN && (b == T_STRING || b == T_VARIABLE || b == T_STATEMENT)) ||
+               (a == T_BAREWORD && (b == 0 || b == T_STRING || b == T_VARIABLE || b == T_SEMICOLON || b == T_COMMENT ||
+                                    b == T_NUMBER || b == T_COMMA));
     case SW_DECLARE:
         return a == T_VARIABLE;
     case SW_SHUTDOWN:
@@ -460,6 +487,8 @@ static int condition_at(const sql_token *t, size_t n, size_t i, int strict)
         return statement_at(t, n, i);
     if (c == T_STRING || c == T_NUMBER) {
         char d = type_at(t, n, i + 1);
+        if (c == T_STRING && d == T_OPERATOR && (t[i + 1].op & OP_COMPARE) && !(t[i + 1].op & OP_WORD) && type_at(t, n, i + 2) != 0)
+            return 1; /* OR 'literal' <symbol operator> ... */
         if (d == T_OPERATOR && (t[i + 1].op & OP_COMPARE)) {
             char e = type_at(t, n, i + 2);
             if (e == T_LPAREN || e == T_FUNCTION)
@@ -468,10 +497,14 @@ static int condition_at(const sql_token *t, size_t n, size_t i, int strict)
         }
         if (strict)
             return d == T_COMMENT || d == T_SEMICOLON || (d == T_LOGIC && condition_at(t, n, i + 2, strict));
+        if (c == T_STRING && t[i].unterminated && t[i].len > 8)
+            return 0; /* "BSD *or* GPL, not "and". Closes: ..." is prose that happens to quote a word */
         return is_terminator(t, n, i + 1);
     }
     if (c == T_BAREWORD) {
         char d = type_at(t, n, i + 1);
+        if (!strict && t[i].call)
+            return 1; /* ' and some_function(... */
         if (d == T_OPERATOR && (t[i + 1].op & OP_COMPARE)) {
             char e = type_at(t, n, i + 2);
             return e == T_LPAREN || e == T_FUNCTION || e == 0 || (is_operand(e) && is_terminator(t, n, i + 3));
@@ -516,8 +549,11 @@ static int fragment_at_start(const sql_token *t, size_t n)
                (b == T_KEYWORD && t[1].word == SW_SET && c == T_VARIABLE);
     case T_KEYWORD:
         if (t[0].word == SW_FROM)
-            return (b == T_LPAREN && c == T_STATEMENT) || (b == T_BAREWORD && (c == T_KEYWORD || c == T_CLAUSE || c == T_COMMA ||
-                                                                               c == T_SEMICOLON || c == T_COMMENT || c == T_UNION));
+            return (b == T_LPAREN && c == T_STATEMENT) ||
+                   (b == T_BAREWORD && (t[1].quoted_ident || t[1].risky) &&
+                    (c == 0 || c == T_KEYWORD || c == T_CLAUSE || c == T_SEMICOLON || c == T_COMMENT || c == T_UNION)) ||
+                   (b == T_BAREWORD && ((c == T_KEYWORD && (t[2].word == SW_WHERE || t[2].word == SW_LIMIT)) || c == T_CLAUSE ||
+                                        c == T_SEMICOLON || c == T_COMMENT || c == T_UNION));
         if (t[0].word == SW_VALUES)
             return b == T_LPAREN && is_value(c);
         if (t[0].word == SW_INTO)
@@ -541,9 +577,37 @@ static int fragment_at_start(const sql_token *t, size_t n)
     return 0;
 }
 
-/* Applies the rules to one folded sequence. `quoted`: the input was assumed to start inside a string. */
-static int judge(const char *src, const sql_token *t, size_t n, int quoted, int inline_comment)
+/* =, <, >, <=, >=, <>, !=, ==, <=> and word operators (LIKE, RLIKE...), not arrows or JSON operators. */
+static int is_plain_comparison(const char *src, const sql_token *op)
 {
+    const char *p = src + op->pos;
+    if (op->len == 0)
+        return 0;
+    if ((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z'))
+        return 1;
+    for (size_t i = 0; i < op->len; i++)
+        if (p[i] != '=' && p[i] != '<' && p[i] != '>' && p[i] != '!')
+            return 0;
+    return 1;
+}
+
+/* A comment that ends an injection: "--" followed by nothing or a non-word character ("--disable-x" is prose about
+ * options), and not containing the context quote (which would mean the text goes on as prose). */
+static int comment_is_terminal(const char *src, const sql_token *c, char quote)
+{
+    const char *p = src + c->pos;
+    if (c->len >= 3 && p[0] == '-' && p[1] == '-') {
+        unsigned char after = (unsigned char)p[2];
+        if (is_word_char(after))
+            return 0;
+    }
+    return !(quote && memchr(p, quote, c->len));
+}
+
+/* Applies the rules to one folded sequence. `quoted`: the input was assumed to start inside a string. */
+static int judge(const char *src, const sql_token *t, size_t n, char context, int inline_comment)
+{
+    int quoted = context != 0;
     for (size_t i = 0; i < n; i++) {
         char c = t[i].type;
         /* UNION [ALL] SELECT, a second statement, a subquery */
@@ -574,7 +638,7 @@ static int judge(const char *src, const sql_token *t, size_t n, int quoted, int 
         return 1;
     if (first == T_FUNCTION && t[0].risky)
         return 1;
-    if (!quoted && fragment_at_start(t, n))
+    if (fragment_at_start(t, n))
         return 1;
     if (first == T_LOGIC) /* a condition fragment: "AND 1=1", "OR x = '" */
         return condition_at(t, n, 1, 1) || (inline_comment && type_at(t, n, 1) != 0);
@@ -587,7 +651,8 @@ static int judge(const char *src, const sql_token *t, size_t n, int quoted, int 
     int closed_paren = j > 1;
     char c = type_at(t, n, j);
     int strict = !quoted;
-    if (quoted && (c == T_OPERATOR || c == T_LOGIC) && expression_then_comment(t, n, j))
+    if (quoted && (c == T_OPERATOR || c == T_LOGIC) && expression_then_comment(t, n, j) &&
+        comment_is_terminal(src, &t[n - 1], context))
         return 1;
     switch (c) {
     case T_LOGIC:
@@ -600,27 +665,34 @@ static int judge(const char *src, const sql_token *t, size_t n, int quoted, int 
                    a == T_FUNCTION;
         }
         return condition_at(t, n, j + 1, strict && !closed_paren);
-    case T_CLAUSE:
-        return is_operand(type_at(t, n, j + 1)) || type_at(t, n, j + 1) == T_FUNCTION;
+    case T_CLAUSE: { /* ORDER BY 3--, HAVING 1=1, GROUP BY x,y */
+        char d = type_at(t, n, j + 1), e = type_at(t, n, j + 2);
+        if (first == T_BAREWORD && !closed_paren)
+            return 0;
+        return (is_operand(d) || d == T_FUNCTION) &&
+               (is_terminator(t, n, j + 2) || e == T_COMMA || (e == T_OPERATOR && (t[j + 2].op & OP_COMPARE)) || d == T_FUNCTION);
+    }
     case T_DELAY:
         return 1;
     case T_UNION:
         return quoted;
     case T_STATEMENT: {
-        /* the string closed and a statement verb follows: "'ALTER x", "' drop/" */
-        char d = type_at(t, n, j + 1);
-        return quoted && (d == 0 || d == T_BAREWORD || d == T_COMMENT || d == T_OPERATOR || d == T_KEYWORD);
+        /* the string closed and a statement follows: "' drop table x" */
+        return quoted && (statement_at(t, n, j) || type_at(t, n, j + 1) == T_COMMENT);
     }
-    case T_SEMICOLON:
-        return quoted && (type_at(t, n, j + 1) == 0 || type_at(t, n, j + 1) == T_COMMENT);
-    case T_COMMENT:
-        return quoted || closed_paren;
+    case T_SEMICOLON: {
+        char d = type_at(t, n, j + 1);
+        return quoted && (d == 0 || d == T_COMMENT || d == T_STATEMENT || d == T_DELAY);
+    }
+    case T_COMMENT: /* admin'--, admin'#, admin') followed by a block comment */
+        return (quoted || closed_paren) && comment_is_terminal(src, &t[j], context);
     case T_OPERATOR:
-        if (!quoted && !closed_paren)
+        if (!quoted && !closed_paren && first != T_STRING)
             return 0;
         if (type_at(t, n, j + 1) == T_FUNCTION || (type_at(t, n, j + 1) == T_LPAREN && statement_at(t, n, j + 2)))
             return 1;
-        if ((t[j].op & OP_COMPARE) && is_value(type_at(t, n, j + 1)))
+        if ((t[j].op & OP_COMPARE) && is_plain_comparison(src, &t[j]) && is_value(type_at(t, n, j + 1)) &&
+            type_at(t, n, j + 2) != T_RPAREN && !(t[j + 1].unterminated && t[j + 1].len > 8))
             return is_terminator(t, n, j + 2);
         return 0;
     case T_KEYWORD:
@@ -628,6 +700,15 @@ static int judge(const char *src, const sql_token *t, size_t n, int quoted, int 
     default:
         return 0;
     }
+}
+
+/* Inside a `quoted identifier`: only structural continuations (alias then FROM, a comparison with a value). */
+static int judge_identifier(const char *src, const sql_token *t, size_t n)
+{
+    if (fragment_at_start(t, n))
+        return 1;
+    return n >= 3 && t[1].type == T_OPERATOR && (t[1].op & OP_COMPARE) && is_plain_comparison(src, &t[1]) && is_value(t[2].type) &&
+           (n == 3 || t[3].type == T_COMMENT);
 }
 
 static void write_fingerprint(const sql_token *t, size_t n, char fingerprint[16])
@@ -640,7 +721,7 @@ static void write_fingerprint(const sql_token *t, size_t n, char fingerprint[16]
 
 int rs_detect_sqli(const char *s, size_t len, char fingerprint[16])
 {
-    static const char contexts[] = {0, '\'', '"'};
+    static const char contexts[] = {0, '\'', '"', '`'};
     sql_token tokens[MAX_TOKENS];
     if (s == NULL)
         return 0;
@@ -649,7 +730,13 @@ int rs_detect_sqli(const char *s, size_t len, char fingerprint[16])
             continue; /* the value never leaves the string: nothing to inject */
         int inline_comment = 0;
         size_t n = tokenize_folded(s, len, contexts[c], tokens, &inline_comment);
-        if (judge(s, tokens, n, contexts[c] != 0, inline_comment)) {
+        /* "name=<payload>": a nested parameter (a query string inside a value) is judged from after its '=' */
+        size_t skip = 0;
+        if (!contexts[c] && n > 2 && tokens[0].type == T_BAREWORD && tokens[1].type == T_OPERATOR && tokens[1].len == 1 &&
+            s[tokens[1].pos] == '=')
+            skip = 2;
+        int hit = contexts[c] == '`' ? judge_identifier(s, tokens, n) : judge(s, tokens, n, contexts[c], inline_comment);
+        if (hit || (skip && judge(s, tokens + skip, n - skip, 0, inline_comment))) {
             if (fingerprint)
                 write_fingerprint(tokens, n, fingerprint);
             return 1;

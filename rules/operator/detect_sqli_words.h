@@ -39,6 +39,7 @@ enum {
     SW_IN,
     SW_AS,
     SW_OUTFILE,
+    SW_WHERE,
 };
 
 typedef struct {

@@ -252,7 +252,8 @@ static int is_dangerous_style(const char *u, size_t n)
 static int attribute_is_dangerous(const html_view *v, const char *name, size_t name_len, size_t vfrom, size_t vto, int has_value,
                                   int in_tag)
 {
-    if (has_value && is_event_handler(name, name_len, in_tag))
+    /* outside a real tag an empty value ("OnStartupSec=" in a config listing) proves nothing */
+    if (has_value && (in_tag || vto > vfrom) && is_event_handler(name, name_len, in_tag))
         return 1;
     if (!has_value)
         return 0;
