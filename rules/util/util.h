@@ -20,10 +20,10 @@ static inline rs_str_t rs_str(const char *base, size_t len)
 {
     return (rs_str_t){base, len};
 }
-int rs_str_eq(rs_str_t a, const char *lit);      /* exact, lit is NUL-terminated */
-int rs_str_ieq(rs_str_t a, const char *lit);     /* ASCII case-insensitive */
-int rs_str_ieq2(rs_str_t a, rs_str_t b);         /* ASCII case-insensitive */
-char *rs_strndup(const char *s, size_t len);     /* aborts on OOM; result NUL-terminated */
+int rs_str_eq(rs_str_t a, const char *lit);  /* exact, lit is NUL-terminated */
+int rs_str_ieq(rs_str_t a, const char *lit); /* ASCII case-insensitive */
+int rs_str_ieq2(rs_str_t a, rs_str_t b);     /* ASCII case-insensitive */
+char *rs_strndup(const char *s, size_t len); /* aborts on OOM; result NUL-terminated */
 
 /** Growable byte buffer. Reused across requests it stops allocating once it reaches its high-water mark. */
 typedef struct st_rs_buf_t {
@@ -31,7 +31,7 @@ typedef struct st_rs_buf_t {
     size_t len, cap;
 } rs_buf_t;
 
-void rs_buf_reserve(rs_buf_t *b, size_t extra);  /* ensures cap >= len + extra + 1 (room for a NUL); aborts on OOM */
+void rs_buf_reserve(rs_buf_t *b, size_t extra); /* ensures cap >= len + extra + 1 (room for a NUL); aborts on OOM */
 void rs_buf_append(rs_buf_t *b, const void *p, size_t n);
 void rs_buf_putc(rs_buf_t *b, char c);
 void rs_buf_printf(rs_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -55,7 +55,8 @@ typedef struct st_rs_errors_t {
 
 void rs_errors_add(rs_errors_t *errs, const char *file, unsigned line, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-void rs_errors_vadd(rs_errors_t *errs, const char *file, unsigned line, unsigned col, const char *fmt, va_list ap);
+void rs_errors_vadd(rs_errors_t *errs, const char *file, unsigned line, unsigned col, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 /** Prints each error as "FILE:LINE:COL: message\n". */
 void rs_errors_print(const rs_errors_t *errs, FILE *out);
 /** Formats error i as "FILE:LINE:COL: message" into buf (always NUL-terminated). */
