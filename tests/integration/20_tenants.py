@@ -1,0 +1,192 @@
+# SPDX-License-Identifier: MIT
+"""Tenant routing with real origins: multi vs single placement by host (wildcard and exact), trusted header and
+path prefix (stripped), unknown tenants (421 body, then a default tenant after a reload), the tenant map swapped
+by a reload (a broken map is rejected with FILE:LINE:COL and the old one keeps serving), preview hosts routed to
+an upstream made from the capture, GET /tenants/{id} and `edgeproxy ctl tenant where`, access log fields."""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import eptest  # noqa: E402
+
+MAP = """# tenant map for 20_tenants
+globex: multi
+initech: {placement: multi, upstream: multi-stable}
+acme: {placement: single, upstream: acme-single, ruleset: strict, detection_only: true}
+"""
+
+
+def config(stable, canary, acme, extra_tenants=""):
+    return eptest.basic_config({"multi-stable": [stable.port], "multi-canary": [canary.port], "acme-single": [acme.port]},
+                               extra="""
+tenants:
+  map: tenants.yaml
+  sources: [host, header, path]
+  shared_upstream: multi-stable
+  hosts:
+    - "*.demo.test"
+    - {host: www.acme.example, tenant: acme}
+  header: X-Tenant-Id
+  path_prefix: /t/
+  strip_path: true
+  unknown_status: 421
+  preview:
+    - {host: "pr-{n}.preview.test", upstream: "127.0.0.1:{n}"}
+%s
+canary:
+  services:
+    app:
+      stable: multi-stable
+      canary: multi-canary
+      weight: 0
+""" % extra_tenants)
+
+
+def start(s, c, a, extra=""):
+    p = eptest.Proxy(config(s, c, a, extra), start=False)
+    with open(p.path("tenants.yaml"), "w") as f:
+        f.write(MAP)
+    return p.start()
+
+
+def backend(p, path="/", host=None, headers=None):
+    h = dict(headers or {})
+    if host:
+        h["Host"] = host
+    st, _, body = eptest.get_json(p.port, path, headers=h)
+    assert st == 200, (st, body)
+    return body
+
+
+def test_placements():
+    with eptest.EchoOrigin("multi-stable") as s, eptest.EchoOrigin("multi-canary") as c, \
+            eptest.EchoOrigin("acme-single") as a, start(s, c, a) as p:
+        assert backend(p, "/x", host="globex.demo.test")["backend"] == "multi-stable"
+        assert backend(p, "/x", host="INITECH.demo.test:8080")["backend"] == "multi-stable"
+        assert backend(p, "/x", host="acme.demo.test")["backend"] == "acme-single"
+        assert backend(p, "/x", host="www.acme.example")["backend"] == "acme-single"
+        # trusted header (the host names no tenant)
+        assert backend(p, "/x", headers={"X-Tenant-Id": "acme"})["backend"] == "acme-single"
+        assert backend(p, "/x", headers={"X-Tenant-Id": "globex"})["backend"] == "multi-stable"
+        # path prefix, stripped before going upstream (query kept)
+        b = backend(p, "/t/acme/orders/7?full=1")
+        assert b["backend"] == "acme-single" and b["path"] == "/orders/7?full=1", b
+        b = backend(p, "/t/acme")
+        assert b["backend"] == "acme-single" and b["path"] == "/", b
+        # host wins over header (configured order)
+        assert backend(p, "/", host="globex.demo.test", headers={"X-Tenant-Id": "acme"})["backend"] == "multi-stable"
+        # access log: tenant, placement, service, variant
+        def logged():
+            return [e for e in p.access_log() if e.get("tenant") == "acme"]
+        eptest.wait_until(logged, what="access log lines")
+        e = logged()[-1]
+        assert e["placement"] == "single", e
+        multi = [x for x in p.access_log() if x.get("tenant") == "globex"]
+        assert multi and multi[-1]["placement"] == "multi" and multi[-1]["service"] == "app" \
+            and multi[-1]["variant"] == "stable", multi[-1:]
+        st, _, m = eptest.admin(p, "GET", "/metrics")
+        assert st == 200
+        m = m.decode()
+        assert 'edgeproxy_tenant_placement_requests_total{placement="single"}' in m, m[:500]
+        assert 'edgeproxy_canary_requests_total{service="app",variant="stable",placement="multi"}' in m
+
+
+def test_unknown_tenant_and_default():
+    with eptest.EchoOrigin("multi-stable") as s, eptest.EchoOrigin("multi-canary") as c, \
+            eptest.EchoOrigin("acme-single") as a, start(s, c, a) as p:
+        st, h, body = eptest.request(p.port, "GET", "/", headers={"Host": "nobody.demo.test"})
+        assert st == 421, (st, body)
+        ans = json.loads(body)
+        assert ans["error"] == "unknown tenant" and ans["tenant"] == "nobody", ans
+        assert h["content-type"] == "application/json"
+        st, _, body = eptest.request(p.port, "GET", "/")
+        assert st == 421 and b"no tenant" in body, body
+        # an invalid header value never names a tenant
+        st, _, body = eptest.request(p.port, "GET", "/", headers={"X-Tenant-Id": "../etc"})
+        assert st == 421
+        # reload with a default tenant: unknown tenants now go to globex's pool
+        p.write_config(config(s, c, a, "  default_tenant: globex"))
+        p.reload("admin")
+        b = backend(p, "/", host="nobody.demo.test")
+        assert b["backend"] == "multi-stable"
+        st, _, body = eptest.admin(p, "GET", "/tenants/nobody")
+        ans = json.loads(body)
+        assert st == 404 and ans["requests_go_to"]["tenant"] == "globex", (st, ans)
+
+
+def test_map_reload_is_atomic_and_checked():
+    with eptest.EchoOrigin("multi-stable") as s, eptest.EchoOrigin("multi-canary") as c, \
+            eptest.EchoOrigin("acme-single") as a, start(s, c, a) as p:
+        assert eptest.request(p.port, "GET", "/", headers={"Host": "hooli.demo.test"})[0] == 421
+        # a broken map: the reload is refused with the exact position, the old map keeps serving
+        with open(p.path("tenants.yaml"), "w") as f:
+            f.write(MAP + "hooli: {placement: single}\n")
+        st, _, body = eptest.admin(p, "POST", "/reload")
+        ans = json.loads(body)
+        assert st != 200 and ans["reloaded"] is False, (st, body)
+        assert any("tenants.yaml:5:" in e and "needs its own 'upstream'" in e for e in ans["errors"]), ans
+        assert backend(p, "/", host="acme.demo.test")["backend"] == "acme-single"
+        # fixed: hooli appears, acme moves to the shared pool
+        with open(p.path("tenants.yaml"), "w") as f:
+            f.write(MAP.replace("acme: {placement: single, upstream: acme-single, ruleset: strict, detection_only: true}",
+                                "acme: multi") + "hooli: {placement: single, upstream: acme-single}\n")
+        p.reload("signal")
+        assert backend(p, "/", host="hooli.demo.test")["backend"] == "acme-single"
+        assert backend(p, "/", host="acme.demo.test")["backend"] == "multi-stable"
+        # unknown upstream named in the map
+        with open(p.path("tenants.yaml"), "w") as f:
+            f.write(MAP + "umbrella: {placement: single, upstream: nowhere}\n")
+        st, _, body = eptest.admin(p, "POST", "/reload")
+        assert st != 200 and b"unknown upstream 'nowhere'" in body, body
+
+
+def test_preview_environments():
+    with eptest.EchoOrigin("multi-stable") as s, eptest.EchoOrigin("multi-canary") as c, \
+            eptest.EchoOrigin("acme-single") as a, eptest.EchoOrigin("preview") as pv, start(s, c, a) as p:
+        b = backend(p, "/feature", host="pr-%d.preview.test" % pv.port)
+        assert b["backend"] == "preview" and b["path"] == "/feature", b
+        # again (per-thread cache) and a different capture that has no origin: a gateway error, not a crash
+        assert backend(p, "/", host="pr-%d.preview.test" % pv.port)["backend"] == "preview"
+        st, _, _ = eptest.request(p.port, "GET", "/", headers={"Host": "pr-%d.preview.test" % eptest.free_port()})
+        assert st in (502, 503), st
+        # captures are digits only by default: a non-numeric one is an unknown host, not an upstream
+        st, _, _ = eptest.request(p.port, "GET", "/", headers={"Host": "pr-abc.preview.test"})
+        assert st == 421, st
+
+
+def test_admin_where():
+    with eptest.EchoOrigin("multi-stable") as s, eptest.EchoOrigin("multi-canary") as c, \
+            eptest.EchoOrigin("acme-single") as a, start(s, c, a) as p:
+        st, _, body = eptest.admin(p, "GET", "/tenants/acme")
+        t = json.loads(body)
+        assert st == 200 and t["placement"] == "single" and t["upstream"] == "acme-single", t
+        assert t["servers"] == [a.address] and t["ruleset"] == "strict" and t["detection_only"] is True, t
+        assert "tenants.yaml line 4" in t["why"], t
+        st, _, body = eptest.admin(p, "GET", "/tenants/globex")
+        t = json.loads(body)
+        assert t["upstream"] == "multi-stable" and "shared upstream" in t["why"], t
+        assert eptest.admin(p, "GET", "/tenants/nope")[0] == 404
+        assert eptest.admin(p, "GET", "/tenants/acme", token=None)[0] == 401
+        assert eptest.admin(p, "GET", "/tenants/acme", token="wrong-token-0123456789")[0] == 401
+        st, _, body = eptest.admin(p, "GET", "/tenants")
+        assert st == 200 and json.loads(body)["tenants"] == 3
+        # the ops tool
+        env = dict(os.environ, EDGEPROXY_ADMIN_TOKEN=eptest.ADMIN_TOKEN)
+        admin_url = "http://127.0.0.1:%d" % p.admin_port
+        r = subprocess.run([eptest.binary(), "ctl", "--admin", admin_url, "tenant", "where", "acme"], env=env,
+                           capture_output=True, timeout=30, text=True)
+        assert r.returncode == 0, r
+        assert "single placement -> upstream acme-single (%s)" % a.address in r.stdout, r.stdout
+        r = subprocess.run([eptest.binary(), "ctl", "--admin", admin_url, "tenant", "where", "nope"], env=env,
+                           capture_output=True, timeout=30, text=True)
+        assert r.returncode == 1 and "unknown tenant" in r.stderr, r
+        r = subprocess.run([eptest.binary(), "ctl", "--admin", admin_url, "--token", "bad-token-0123456789", "tenant",
+                            "where", "acme"], capture_output=True, timeout=30, text=True)
+        assert r.returncode == 1 and "401" in r.stderr, r
+
+
+if __name__ == "__main__":
+    eptest.run([test_placements, test_unknown_tenant_and_default, test_map_reload_is_atomic_and_checked,
+                test_preview_environments, test_admin_where])
