@@ -445,8 +445,7 @@ static int statement_at(const sql_token *t, size_t n, size_t i)
                     (is_terminator(t, n, i + 4) || type_at(t, n, i + 4) == T_KEYWORD));
         return 0;
     case SW_INSERT:
-        return a == T_BAREWORD && (b == T_LPAREN || (b == T_KEYWORD && t[i + 2].word == SW_VALUES) ||
-                                   (b == T_STATEMENT && t[i + 2].word == SW_SELECT));
+        return a == T_BAREWORD && (b == T_LPAREN || t[i + 2].word == SW_VALUES || (b == T_STATEMENT && t[i + 2].word == SW_SELECT));
     case SW_DELETE:
         return a == T_KEYWORD && t[i + 1].word == SW_FROM && b == T_BAREWORD;
     case SW_UPDATE:
@@ -565,8 +564,8 @@ static int fragment_at_start(const sql_token *t, size_t n)
     case T_OPERATOR: /* IN (1,2), IN (SELECT ...) */
         return t[0].word == SW_IN && b == T_LPAREN &&
                (c == T_STATEMENT || (is_value(c) && (type_at(t, n, 3) == T_COMMA || type_at(t, n, 3) == T_RPAREN)));
-    case T_FUNCTION: /* an SQL function call left open: "concat(", "database(" */
-        return b == T_LPAREN && n == 2;
+    case T_FUNCTION: /* an SQL function call left open: "concat(", "database("; a VALUES list */
+        return b == T_LPAREN && (n == 2 || (t[0].word == SW_VALUES && is_value(c)));
     default:
         break;
     }

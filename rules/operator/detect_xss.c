@@ -240,11 +240,24 @@ static int is_script_url(const char *u, size_t n)
            starts_with(u, n, "data:application/xhtml") || starts_with(u, n, "data:text/xml");
 }
 
+/* Outside a proven tag, javascript:/vbscript: must be followed by code (a call, a template, an assignment) rather
+ * than by a book title; data: URLs with an HTML/SVG type stand on their own. */
+static int is_script_url_with_code(const char *u, size_t n)
+{
+    if (!is_script_url(u, n))
+        return 0;
+    if (starts_with(u, n, "data:"))
+        return 1;
+    const char *colon = memchr(u, ':', n);
+    size_t rest = n - (size_t)(colon - u);
+    return memchr(colon, '(', rest) || memchr(colon, '`', rest) || memchr(colon, '=', rest);
+}
+
 static int is_dangerous_style(const char *u, size_t n)
 {
     return contains(u, n, "expression(") || contains(u, n, "javascript:") || contains(u, n, "vbscript:") ||
-           contains(u, n, "-moz-binding") || contains(u, n, "behavior:") || contains(u, n, "behaviour:") ||
-           contains(u, n, "@import");
+           contains(u, n, "url(javascript") || contains(u, n, "url(vbscript") || contains(u, n, "-moz-binding") ||
+           contains(u, n, "behavior:") || contains(u, n, "behaviour:") || contains(u, n, "@import");
 }
 
 #define VALUE_CAP 512
@@ -259,7 +272,7 @@ static int attribute_is_dangerous(const html_view *v, const char *name, size_t n
         return 0;
     char value[VALUE_CAP];
     size_t n = normalize_value(v, vfrom, vto, value, sizeof(value));
-    if (is_script_url(value, n))
+    if (in_tag ? is_script_url(value, n) : is_script_url_with_code(value, n))
         return 1;
     if (name_len == 5 && memcmp(name, "style", 5) == 0 && is_dangerous_style(value, n))
         return 1;
@@ -639,12 +652,14 @@ static int scan_javascript(const html_view *v)
     return 0;
 }
 
-/* The whole value used as a URL (href/src injection). */
-static int is_script_url_value(const html_view *v)
+/* The whole value used as a URL (href/src injection) or as the content of a style attribute. The style check
+ * wants CSS syntax around the dangerous part, so that prose about "regular expressions" stays clean. */
+static int is_script_url_or_style_value(const html_view *v)
 {
-    char value[32];
+    char value[VALUE_CAP];
     size_t n = normalize_value(v, 0, v->len, value, sizeof(value));
-    return is_script_url(value, n);
+    return is_script_url_with_code(value, n) || contains(value, n, "url(javascript") || contains(value, n, "url(vbscript") ||
+           contains(value, n, ":expression(") || contains(value, n, "-moz-binding:") || contains(value, n, "behavior:url(");
 }
 
 int rs_detect_xss(const char *s, size_t len)
@@ -653,7 +668,7 @@ int rs_detect_xss(const char *s, size_t len)
         return 0;
     for (int decode = 0; decode <= 1; decode++) {
         html_view v = {s, len, decode};
-        if (is_script_url_value(&v) || scan_data(&v, 0) || scan_javascript(&v))
+        if (is_script_url_or_style_value(&v) || scan_data(&v, 0) || scan_javascript(&v))
             return 1;
         size_t ignored;
         if (scan_attributes(&v, 0, 0, &ignored))

@@ -340,6 +340,43 @@ static void check_json_string(const char *s, size_t n, void *ctx)
     check_decoded(s, n, 1, ctx);
 }
 
+/* Checks s[0..n) after decoding XML's predefined and numeric character references (what an XML parser hands over). */
+static void check_xml_text(const char *s, size_t n, verdict *v)
+{
+    static const struct {
+        const char *name;
+        char c;
+    } predefined[] = {{"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"quot;", '"'}, {"apos;", '\''}};
+    buf out = {0};
+    for (size_t i = 0; i < n; i++) {
+        int done = 0;
+        if (s[i] == '&') {
+            for (size_t k = 0; k < sizeof(predefined) / sizeof(predefined[0]) && !done; k++) {
+                size_t l = strlen(predefined[k].name);
+                if (i + 1 + l <= n && memcmp(s + i + 1, predefined[k].name, l) == 0) {
+                    buf_push(&out, predefined[k].c);
+                    i += l;
+                    done = 1;
+                }
+            }
+            if (!done && i + 2 < n && s[i + 1] == '#') {
+                char *end;
+                int hex = s[i + 2] == 'x' || s[i + 2] == 'X';
+                unsigned long cp = strtoul(s + i + 2 + hex, &end, hex ? 16 : 10);
+                if (end < s + n && *end == ';' && end > s + i + 2 + hex) {
+                    put_utf8(&out, cp);
+                    i = (size_t)(end - s);
+                    done = 1;
+                }
+            }
+        }
+        if (!done)
+            buf_push(&out, s[i]);
+    }
+    check_value(out.p ? out.p : "", out.n, v);
+    free(out.p);
+}
+
 /* XML: attribute values and text nodes with the predefined and numeric entities decoded. */
 static void check_xml(const char *s, size_t n, verdict *v)
 {
@@ -358,7 +395,7 @@ static void check_xml(const char *s, size_t n, verdict *v)
                     for (size_t m = j + 1; m < k; m++)
                         buf_push(&text, s[m]);
                     if (text.n)
-                        check_value(text.p, text.n, v);
+                        check_xml_text(text.p, text.n, v);
                     j = k;
                 }
                 j++;
@@ -373,7 +410,7 @@ static void check_xml(const char *s, size_t n, verdict *v)
         while (a < b && isspace((unsigned char)s[a]))
             a++;
         if (a < b)
-            check_value(s + a, b - a, v);
+            check_xml_text(s + a, b - a, v);
         i = j;
     }
     free(text.p);
