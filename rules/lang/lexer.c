@@ -27,6 +27,11 @@ void *lang_xcalloc(size_t n, size_t size)
     return q;
 }
 
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
 void lx_reader_init(lx_reader_t *rd, const char *src, size_t len)
 {
     memset(rd, 0, sizeof(*rd));
@@ -104,7 +109,7 @@ int lx_next_line(lx_reader_t *rd)
 {
     while (read_logical(rd)) {
         size_t i = 0;
-        while (i < rd->logical.len && (rd->logical.s[i] == ' ' || rd->logical.s[i] == '\t'))
+        while (i < rd->logical.len && is_space(rd->logical.s[i]))
             i++;
         if (i == rd->logical.len || rd->logical.s[i] == '#')
             continue;
@@ -121,11 +126,6 @@ lx_pos_t lx_pos(const lx_text_t *t, size_t off)
 lx_text_t lx_sub(const lx_text_t *t, size_t off, size_t len)
 {
     return (lx_text_t){t->s + off, len, t->pos + off};
-}
-
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
 /* A quote is escaped when an odd number of backslashes precede it. */

@@ -707,6 +707,7 @@ static const struct {
     {"SecCookieV0Separator", dir_ignored},
     {"SecXmlExternalEntity", dir_ignored},
     {"SecGeoLookupDb", dir_ignored},
+    {"SecHttpBlKey", dir_ignored}, /* @rbl never queries DNS here */
     {"SecWebAppId", dir_ignored},
     {"SecConnEngine", dir_ignored},
 };
@@ -735,7 +736,9 @@ static int parse_buffer(parser_t *P, const char *text, size_t len)
             lang_error(P, pos, "%s", msg);
             continue;
         }
-        if (memchr(d.name.s, '\0', d.name.len) != NULL) {
+        if (d.name.s == NULL) {
+            /* nothing but white space: not a directive */
+        } else if (memchr(d.name.s, '\0', d.name.len) != NULL) {
             lang_error(P, lx_pos(&d.name, 0), "NUL byte in directive name");
         } else {
             dispatch(P, &d);

@@ -533,6 +533,8 @@ static const struct {
     {"Include /nonexistent/dir/*.conf\n", "t.conf:1:9: Include: no file matches '/nonexistent/dir/*.conf'"},
     {"SecRule ARGS|| \"@rx a\" \"id:1\"\n", "t.conf:1:14: empty variable in list"},
     {"SecRule ARGS \"@rx a\" \\\n  \"id:1,\\\n  bar\"\n", "t.conf:3:3: unknown action 'bar'"},
+    /* CRLF line ends; a comment ending in a backslash continues onto the next line (as Apache reads it) */
+    {"SecAction \"id:1\"\r\n# c \\\nSecBad\r\nSecAction \"id:2,\\\r\n  bad\"\r\n", "t.conf:5:3: unknown action 'bad'"},
     {"SecAction \"id:1,t:none\"\nSecAction \"id:1,t:none\"\nSecAction \"id:2,ctl:ruleEngine=maybe\"\n",
      "t.conf:2:1: duplicate rule id 1 (first at t.conf:1)"},
 };
