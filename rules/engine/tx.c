@@ -428,9 +428,12 @@ static void set_body_ok(rs_tx_t *tx)
     rs_tx_set_scalar(tx, RS_VAR_REQBODY_PROCESSOR_ERROR, "0", 1);
 }
 
+/* Flags keep their value, not just 0/1: MULTIPART_UNMATCHED_BOUNDARY is 2 for a properly closed body
+ * (ModSecurity's convention), so rules testing "@eq 1" only catch real unmatched boundaries. */
 static void set_flag(rs_tx_t *tx, int var, int v)
 {
-    rs_tx_set_scalar(tx, var, v ? "1" : "0", 1);
+    char digit = (char)('0' + (v < 0 ? 0 : v > 9 ? 9 : v));
+    rs_tx_set_scalar(tx, var, &digit, 1);
 }
 
 static int header_value(const rs_request_t *req, const char *name, rs_str_t *out)
@@ -629,7 +632,9 @@ static size_t tc_get(rs_tx_t *tx, rs_str_t in, uint32_t node)
             prev = tx->tcache[pi].out;
         }
         tx->tbuf.len = 0;
-        if (rs_transform_apply(tn->transform, prev, &tx->tbuf) == 1)
+        /* a result with the same bytes counts as unchanged (multiMatch tests changed values only) */
+        if (rs_transform_apply(tn->transform, prev, &tx->tbuf) == 1 &&
+            !(tx->tbuf.len == prev.len && (prev.len == 0 || memcmp(tx->tbuf.base, prev.base, prev.len) == 0)))
             out = rs_str(rs_arena_dup(&tx->arena, tx->tbuf.base ? tx->tbuf.base : "", tx->tbuf.len), tx->tbuf.len);
         else
             out = prev;

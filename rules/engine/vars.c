@@ -302,7 +302,8 @@ void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_v
     free(scratch.items);
     if (t->is_count) {
         *nvals = start;
-        push_val(vals, nvals, cap, var, empty_str, fmt_num(tx, (long long)count));
+        rs_str_t name = t->key != NULL ? rs_str(t->key, t->key_len) : empty_str;
+        push_val(vals, nvals, cap, var, name, fmt_num(tx, (long long)count));
     }
 }
 
