@@ -148,7 +148,23 @@ def test_no_route_404():
         assert st == 404
 
 
+def test_command_line_and_reference_configs():
+    import subprocess
+    for name in ("edgeproxy.yaml", "demo.yaml"):
+        r = subprocess.run([eptest.binary(), "-t", "-c", os.path.join(eptest.SOURCE_DIR, "conf", name)],
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0 and b"configuration OK" in r.stdout, (name, r.stdout, r.stderr)
+    r = subprocess.run([eptest.binary(), "--version"], capture_output=True, timeout=10)
+    assert r.returncode == 0 and r.stdout.startswith(b"edgeproxy "), r.stdout
+    r = subprocess.run([eptest.binary(), "--help"], capture_output=True, timeout=10)
+    assert r.returncode == 0 and b"--demo" in r.stdout and b"--listen" in r.stdout
+    r = subprocess.run([eptest.binary(), "--bogus"], capture_output=True, timeout=10)
+    assert r.returncode == 2
+    rc, out, path = eptest.run_check("threads: x\nnope: 1\n")
+    assert rc == 1 and (path + ":1:10: 'threads' must be an integer") in out and (path + ":2:1: unknown top-level key 'nope'") in out, out
+
+
 if __name__ == "__main__":
     eptest.run([test_headers_and_request_id, test_trusted_request_id, test_keepalive_reuse, test_routes_and_strip_prefix,
                 test_limits, test_502_when_unreachable, test_504_on_upstream_timeout, test_round_robin_health_and_retry,
-                test_503_when_at_capacity, test_no_route_404])
+                test_503_when_at_capacity, test_no_route_404, test_command_line_and_reference_configs])
