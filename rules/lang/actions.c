@@ -554,10 +554,18 @@ static int apply_action(parser_t *P, lang_rule_t *lr, int ctx, const lx_text_t *
     } else if (rs_str_ieq(name, "maturity")) {
         NEED_VALUE();
         NOT_IN_DEFAULT();
+        if (parse_u64(v->s, v->len, 9, &n) != 0) {
+            lang_error(P, lx_pos(v, 0), "invalid maturity '%s' (expected 0-9)", v->s);
+            return -1;
+        }
         set_string(&r->maturity, v);
     } else if (rs_str_ieq(name, "accuracy")) {
         NEED_VALUE();
         NOT_IN_DEFAULT();
+        if (parse_u64(v->s, v->len, 9, &n) != 0) {
+            lang_error(P, lx_pos(v, 0), "invalid accuracy '%s' (expected 0-9)", v->s);
+            return -1;
+        }
         set_string(&r->accuracy, v);
     } else if (rs_str_ieq(name, "setvar")) {
         NEED_VALUE();
@@ -570,7 +578,7 @@ static int apply_action(parser_t *P, lang_rule_t *lr, int ctx, const lx_text_t *
         return parse_initcol(P, r, v);
     } else if (rs_str_ieq(name, "skip")) {
         NEED_VALUE();
-        if (parse_u64(v->s, v->len, INT32_MAX, &n) != 0 || n == 0) {
+        if (parse_u64(v->s, v->len, INT32_MAX, &n) != 0) {
             lang_error(P, lx_pos(v, 0), "invalid skip count '%s'", v->s);
             return -1;
         }

@@ -520,6 +520,7 @@ static const struct {
     {"SecAction \"id:1,exec:/bin/sh\"\n", "t.conf:1:17: unsupported action 'exec'"},
     {"SecAction \"id:0\"\n", "t.conf:1:15: invalid rule id '0'"},
     {"SecAction \"id:1,phase:6\"\n", "t.conf:1:23: invalid phase '6'"},
+    {"SecAction \"id:1,accuracy:high\"\n", "t.conf:1:26: invalid accuracy 'high' (expected 0-9)"},
     {"SecAction \"id:1,status:abc\"\n", "t.conf:1:24: invalid status 'abc'"},
     {"SecAction \"id:1,pass:x\"\n", "t.conf:1:17: action 'pass' takes no value"},
     {"SecAction \"id:1,msg\"\n", "t.conf:1:17: action 'msg' needs a value"},
