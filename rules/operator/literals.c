@@ -53,6 +53,8 @@ typedef struct {
     const char *p, *end;
     int caseless;
     int depth;
+    int transparent; /* last atom was a comment, option setting or stray \E: a quantifier after it is unclear */
+    int quoted;      /* last atom was \Q...\E: a quantifier after it applies to its last character only */
     const char *why; /* set on failure */
 } rx_parser_t;
 
@@ -111,47 +113,33 @@ static int hexval(int c)
 static int class_escape(int c, uint8_t set[32])
 {
     uint8_t base[32] = {0};
-    int negate = 0;
-    switch (c) {
-    case 'D':
-        negate = 1;
-        /* fall through */
+    int negate = c >= 'A' && c <= 'Z'; /* \D \W \S \H \V are the complements */
+    switch (negate ? c + 32 : c) {
     case 'd':
         set_add_range(base, '0', '9');
         break;
-    case 'W':
-        negate = 1;
-        /* fall through */
     case 'w':
         set_add_range(base, '0', '9');
         set_add_range(base, 'a', 'z');
         set_add_range(base, 'A', 'Z');
         set_add(base, '_');
         break;
-    case 'S':
-        negate = 1;
-        /* fall through */
     case 's':
         set_add_range(base, 9, 13);
         set_add(base, ' ');
         break;
-    case 'H':
-        negate = 1;
-        /* fall through */
     case 'h':
         set_add(base, 9);
         set_add(base, ' ');
         set_add(base, 0xa0);
         break;
-    case 'V':
-        negate = 1;
-        /* fall through */
     case 'v':
         set_add_range(base, 10, 13);
         set_add(base, 0x85);
         break;
-    case 'N':
-        negate = 1;
+    case 'n':
+        if (!negate)
+            return 0; /* \n is a character, \N is "not a newline" */
         set_add(base, '\n');
         break;
     default:
@@ -424,6 +412,7 @@ static rs_rx_node_t *group_body(rx_parser_t *ps, int caseless_inside)
     ps->caseless = caseless_inside;
     rs_rx_node_t *n = parse_alt(ps);
     ps->caseless = saved;
+    ps->quoted = ps->transparent = 0; /* flags of the group's last atom do not describe the group */
     if (n == NULL)
         return NULL;
     if (ps->p >= ps->end || *ps->p != ')') {
@@ -452,6 +441,7 @@ static rs_rx_node_t *parse_group(rx_parser_t *ps)
         if (ps->p >= ps->end)
             return fail(ps, "unterminated comment");
         ps->p++;
+        ps->transparent = 1;
         return node_new(RS_RX_EMPTY);
     case ':':
     case '>':
@@ -529,6 +519,7 @@ static rs_rx_node_t *parse_group(rx_parser_t *ps)
         c = *ps->p++;
         if (c == ')') {
             ps->caseless = caseless; /* applies to the rest of the enclosing group */
+            ps->transparent = 1;
             return node_new(RS_RX_EMPTY);
         }
         if (c == ':')
@@ -563,11 +554,15 @@ static rs_rx_node_t *parse_escape(rx_parser_t *ps)
     case 'Z':
     case 'G':
     case 'K':
+        ps->p++;
+        return node_new(RS_RX_EMPTY);
     case 'E':
         ps->p++;
+        ps->transparent = 1;
         return node_new(RS_RX_EMPTY);
     case 'Q': {
         ps->p++;
+        ps->quoted = 1;
         rs_rx_node_t *cat = node_new(RS_RX_CAT);
         while (ps->p < ps->end) {
             if (ps->p + 1 < ps->end && ps->p[0] == '\\' && ps->p[1] == 'E') {
@@ -705,10 +700,31 @@ static rs_rx_node_t *parse_concat(rx_parser_t *ps)
 {
     rs_rx_node_t *cat = node_new(RS_RX_CAT);
     while (ps->p < ps->end && *ps->p != '|' && *ps->p != ')') {
+        ps->transparent = ps->quoted = 0;
         rs_rx_node_t *atom = parse_atom(ps);
         if (atom == NULL) {
             rs_rx_free(cat);
             return NULL;
+        }
+        if (ps->quoted) {
+            /* \Q...\E: its characters are separate atoms */
+            if (atom->nkids == 0) {
+                ps->transparent = 1;
+            } else {
+                for (size_t i = 0; i + 1 < atom->nkids; i++)
+                    node_add(cat, atom->kids[i]);
+                rs_rx_node_t *last = atom->kids[atom->nkids - 1];
+                atom->nkids = 0;
+                rs_rx_free(atom);
+                atom = last;
+            }
+        }
+        if (ps->transparent && ps->p < ps->end &&
+            (*ps->p == '*' || *ps->p == '+' || *ps->p == '?' ||
+             (*ps->p == '{' && ps->p + 1 < ps->end && is_digit((unsigned char)ps->p[1])))) {
+            rs_rx_free(atom);
+            rs_rx_free(cat);
+            return fail(ps, "quantifier after a comment or option setting");
         }
         for (;;) {
             uint32_t min, max;
@@ -766,7 +782,7 @@ static rs_rx_node_t *parse_alt(rx_parser_t *ps)
 
 rs_rx_node_t *rs_rx_parse(const char *re, size_t len, int caseless, const char **why)
 {
-    rx_parser_t ps = {re, re + len, caseless, 0, NULL};
+    rx_parser_t ps = {.p = re, .end = re + len, .caseless = caseless};
     rs_rx_node_t *n = parse_alt(&ps);
     if (n != NULL && ps.p != ps.end) {
         rs_rx_free(n);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <dirent.h>
 
 #include <cmocka.h>
@@ -21,16 +20,26 @@
 
 /* ---- helpers -------------------------------------------------------------------------------------------- */
 
+static int fold_eq(const char *a, const char *b, size_t n, int nocase)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (nocase) {
+            x = (x >= 'A' && x <= 'Z') ? (unsigned char)(x + 32) : x;
+            y = (y >= 'A' && y <= 'Z') ? (unsigned char)(y + 32) : y;
+        }
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
 static int lits_occur(rs_str_t *lits, int n, int nocase, const char *s, size_t len)
 {
-    for (int i = 0; i < n; i++) {
-        if (lits[i].len > len)
-            continue;
-        for (size_t p = 0; p + lits[i].len <= len; p++) {
-            if (nocase ? strncasecmp(s + p, lits[i].base, lits[i].len) == 0 : memcmp(s + p, lits[i].base, lits[i].len) == 0)
+    for (int i = 0; i < n; i++)
+        for (size_t p = 0; p + lits[i].len <= len; p++)
+            if (fold_eq(s + p, lits[i].base, lits[i].len, nocase))
                 return 1;
-        }
-    }
     return 0;
 }
 
@@ -467,11 +476,116 @@ static void test_crs_soundness(void **state)
     assert_true(with_set > rxs.n / 2);
 }
 
+/* ---- random small regexes against random subjects -------------------------------------------------- */
+
+static void rand_regex(rs_buf_t *b, int depth);
+
+static void rand_atom(rs_buf_t *b, int depth)
+{
+    static const char *const atoms[] = {"a",           "b",       "A",       "B",
+                                        "-",           "\\.",     "ab",      "ba",
+                                        "[ab]",        "[^a]",    "[a-c]",   "[aA]",
+                                        "\\d",         "\\w",     "\\s",     "\\b",
+                                        "^",           "$",       ".",       "\\x41",
+                                        "\\Qa.\\E",    "(?i)",    "(?-i)",   "\\B",
+                                        "[[:alpha:]]", "\\1",     "[\\-b]",  "\\n",
+                                        "(?<=a)",      "(?<!b)",  "\\Z",     "\\z",
+                                        "\\A",         "(?<n>a)", "(?|a|b)", "\\x{62}",
+                                        "[]a]",        "[^]a]",   "[a-]",    "\\h",
+                                        "\\v",         "\\R",     "\\N",     "[[:^alpha:]]",
+                                        "(?s)",        "(?m)",    "(?U)",    "\\K",
+                                        "\\cA",        "a{,2}",   "{",       "}",
+                                        "x{2",         "(?#c)",   "[\\w-]",  "\\G",
+                                        "(?P<x>b)",    "(?P=x)",  "\\01",    "[\\x41-\\x43]",
+                                        "(?i)[a-b]",   "\\E",     "\\Q\\E",  "\\g{-1}",
+                                        "(?1)"};
+    uint32_t r = rnd() % 72;
+    if (depth < 3 && r >= 65) {
+        static const char *const open[] = {"(", "(?:", "(?i:", "(?=", "(?!", "(?>", "(?-i:"};
+        rs_buf_append(b, open[r - 65], strlen(open[r - 65]));
+        rand_regex(b, depth + 1);
+        rs_buf_putc(b, ')');
+        return;
+    }
+    const char *a = atoms[r % (sizeof(atoms) / sizeof(atoms[0]))];
+    rs_buf_append(b, a, strlen(a));
+}
+
+static void rand_regex(rs_buf_t *b, int depth)
+{
+    int branches = 1 + (int)(rnd() % 3);
+    for (int br = 0; br < branches; br++) {
+        if (br)
+            rs_buf_putc(b, '|');
+        int atoms = (int)(rnd() % 5);
+        for (int i = 0; i < atoms; i++) {
+            rand_atom(b, depth);
+            static const char *const quant[] = {"", "", "", "?", "*", "+", "{2}", "{1,2}", "{0,1}", "{2,}", "??", "+?", "{0}"};
+            const char *q = quant[rnd() % (sizeof(quant) / sizeof(quant[0]))];
+            const char *last = b->base + b->len - 1;
+            if (*last != '(' && *last != '|' && *last != ')' && *last != ':' && *last != '^' && *last != '$')
+                rs_buf_append(b, q, strlen(q));
+        }
+    }
+}
+
+static void test_random_regexes(void **state)
+{
+    static const char alphabet[] = "abAB-.1 \nc{},2]\x01x";
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    size_t tried = 0, with_set = 0, matches = 0;
+    for (int round = 0; round < 20000; round++) {
+        rs_buf_t b = {0};
+        rand_regex(&b, 0);
+        rs_buf_putc(&b, '\0');
+        const char *pattern = b.base;
+        int errcode;
+        PCRE2_SIZE erroff;
+        pcre2_code *re =
+            pcre2_compile((PCRE2_SPTR)pattern, strlen(pattern), PCRE2_DOTALL | PCRE2_MULTILINE, &errcode, &erroff, NULL);
+        if (re == NULL) {
+            rs_buf_free(&b);
+            continue;
+        }
+        tried++;
+        checked_rx_t c = {re, NULL, 0, 0};
+        c.n = rs_rx_required_literals(pattern, strlen(pattern), &c.lits, &c.nocase);
+        if (c.n >= 0) {
+            with_set++;
+            rs_rx_node_t *tree = rs_rx_parse(pattern, strlen(pattern), 0, NULL);
+            assert_non_null(tree);
+            for (int k = 0; k < 30; k++) {
+                char subj[16];
+                size_t len = rnd() % sizeof(subj);
+                for (size_t i = 0; i < len; i++)
+                    subj[i] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+                int r = check_subject(&c, md, subj, len, pattern);
+                assert_true(r >= 0);
+                matches += r > 0;
+                rs_buf_t g = {0};
+                gen(tree, &g, 0);
+                r = check_subject(&c, md, g.base ? g.base : "", g.len, pattern);
+                assert_true(r >= 0);
+                matches += r > 0;
+                rs_buf_free(&g);
+            }
+            rs_rx_free(tree);
+            rs_op_literals_free(c.lits, c.n);
+        }
+        pcre2_code_free(re);
+        rs_buf_free(&b);
+    }
+    printf("random regexes: %zu compiled, %zu with a literal set, %zu matches checked\n", tried, with_set, matches);
+    pcre2_match_data_free(md);
+    assert_true(with_set > tried / 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expected_sets),
         cmocka_unit_test(test_crs_soundness),
+        cmocka_unit_test(test_random_regexes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
