@@ -25,6 +25,8 @@
 
 /* written in modules/ctl.c; weak so the core links before it exists (edgeproxy links ep_core whole) */
 extern int ep_ctl_main(int argc, char **argv) __attribute__((weak));
+/* modules/waf_explain.c */
+extern int ep_waf_explain_main(int argc, char **argv);
 
 static const ep_demo_origin_t demo_origins[] = {
     {"multi-stable", 18101}, {"multi-canary", 18102}, {"acme-single", 18103}, {NULL, 0}};
@@ -80,6 +82,11 @@ static void print_demo_help(const ep_config_t *conf)
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "rules") == 0) {
+        /* `rules explain -c CONFIG` explains against the live config's rule sets (the WAF module knows them);
+         * every other rules sub-command works on rule files alone */
+        for (int i = 2; i < argc; i++)
+            if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
+                return ep_waf_explain_main(argc - 2, argv + 2);
 #ifdef EP_HAVE_RULES_CLI
         return rs_cli_main(argc - 1, argv + 1);
 #else
