@@ -557,6 +557,8 @@ static int fragment_at_start(const sql_token *t, size_t n)
             return b == T_LPAREN && is_value(c);
         if (t[0].word == SW_INTO)
             return b == T_KEYWORD && t[1].word == SW_OUTFILE;
+        if (t[0].word == SW_SET) /* SET @x = ... */
+            return b == T_VARIABLE && (c == 0 || (c == T_OPERATOR && (t[2].op & OP_COMPARE)));
         return 0;
     case T_CLAUSE: /* HAVING 1=1, ORDER BY 3, GROUP BY x, y */
         return b == T_FUNCTION || b == T_NUMBER ||
@@ -590,6 +592,13 @@ static int is_plain_comparison(const char *src, const sql_token *op)
     return 1;
 }
 
+/* PostgreSQL JSON/containment operators: #>, #>>, #-, @>, <@, @?, @@, ?, ?|, ?& */
+static int is_json_operator(const char *src, const sql_token *op)
+{
+    const char *p = src + op->pos;
+    return op->len >= 1 && (p[0] == '#' || p[0] == '@' || p[0] == '?' || (op->len == 2 && p[0] == '<' && p[1] == '@'));
+}
+
 /* A comment that ends an injection: "--" followed by nothing or a non-word character ("--disable-x" is prose about
  * options), and not containing the context quote (which would mean the text goes on as prose). */
 static int comment_is_terminal(const char *src, const sql_token *c, char quote)
@@ -619,6 +628,9 @@ static int judge(const char *src, const sql_token *t, size_t n, char context, in
         }
         if ((c == T_SEMICOLON || c == T_LPAREN) && statement_at(t, n, i + 1))
             return 1;
+        if (c == T_KEYWORD && t[i].word == SW_INTO && type_at(t, n, i + 1) == T_KEYWORD && t[i + 1].word == SW_OUTFILE &&
+            type_at(t, n, i + 2) == T_STRING)
+            return 1; /* INTO OUTFILE '/path' */
         /* sleep(5), benchmark(...), extractvalue(...) called with SQL arguments, anywhere */
         if (c == T_FUNCTION && t[i].risky && t[i].call) {
             char a = type_at(t, n, i + 2);
@@ -686,8 +698,15 @@ static int judge(const char *src, const sql_token *t, size_t n, char context, in
     case T_COMMENT: /* admin'--, admin'#, admin') followed by a block comment */
         return (quoted || closed_paren) && comment_is_terminal(src, &t[j], context);
     case T_OPERATOR:
+        /* "name LIKE '": a comparison left open on a quote */
+        if (first == T_BAREWORD && !quoted && (t[j].op & OP_COMPARE) && is_plain_comparison(src, &t[j]) && j + 2 == n &&
+            t[j + 1].type == T_STRING && t[j + 1].unterminated && t[j + 1].len == 0)
+            return 1;
         if (!quoted && !closed_paren && first != T_STRING)
             return 0;
+        /* '{"a":1}'::jsonb @> '...': PostgreSQL JSON operators between literals */
+        if (first == T_STRING && !quoted && is_json_operator(src, &t[j]) && type_at(t, n, j + 1) == T_STRING)
+            return 1;
         if (type_at(t, n, j + 1) == T_FUNCTION || (type_at(t, n, j + 1) == T_LPAREN && statement_at(t, n, j + 2)))
             return 1;
         if ((t[j].op & OP_COMPARE) && is_plain_comparison(src, &t[j]) && is_value(type_at(t, n, j + 1)) &&
