@@ -637,7 +637,7 @@ static void audit(canary_global_t *g, svc_slot_t *s, uint32_t old_bp, uint32_t n
     else
         rs_buf_printf(&b, "null");
     rs_buf_printf(&b, ",\"client\":");
-    if (a->client != NULL)
+    if (a->client != NULL && a->client[0] != '\0')
         ep_json_quote(&b, a->client, strlen(a->client));
     else
         rs_buf_printf(&b, "null");
@@ -746,8 +746,10 @@ static void tick_service(canary_global_t *g, svc_slot_t *s, int64_t now)
         }
     }
     if (s->sched == SCHED_RUNNING && now >= s->sched_next_at) {
-        if (s->rollback_enabled && health != EP_CANARY_HEALTHY)
-            return; /* no evidence yet: hold the step until the window has enough canary traffic */
+        /* a failing window was handled above; without evidence hold the step until the window has enough
+         * canary traffic, except from 0% where there can be none */
+        if (s->rollback_enabled && health != EP_CANARY_HEALTHY && w > 0)
+            return;
         if (s->sched_index >= s->nsteps) {
             s->sched = SCHED_DONE;
             persist(g);
