@@ -2,30 +2,41 @@
 /* text/xml body processor: a hand-written well-formedness checker (what ModSecurity v3 asks of libxml2)
  * that reports text and attribute values for XML:/ *. It never loads or expands anything external.
  * DOCTYPE policy: the declaration is checked for balance only, then reported verbatim as one XML_TEXT item
- * named "!DOCTYPE" so rules can see XXE payloads; after a DOCTYPE, references to entities other than the
- * five predefined ones stay as the literal text "&name;" (without one they are an error, as in libxml2). */
+ * named "!DOCTYPE" so rules can see XXE payloads. References to general entities it declares stay as the
+ * literal text "&name;" (never expanded); references to undeclared entities are an error, as in libxml2. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "body/body.h"
 
 #define XML_DEFAULT_MAX_DEPTH 256 /* libxml2's limit without XML_PARSE_HUGE, which ModSecurity doesn't set */
 
-/* scratch layout: [element path "/a/b"][attribute name records][text or attribute value being decoded] */
+/* scratch layout: [sorted names of entities the DOCTYPE declares][element path "/a/b"][attribute name
+ * records][text or attribute value being decoded] */
 typedef struct {
     const char *start, *p, *end;
     rs_buf_t *b;
     const rs_body_sink_t *sink;
     rs_body_error_t *err;
     unsigned max_depth, depth;
-    size_t path_len;
+    size_t path_base, path_len; /* the path is [path_base, path_len) of the scratch */
+    size_t nentities;
     int has_doctype, latin1, failed;
 } xml_parser_t;
 
 typedef struct {
     const char *name;
     size_t len;
-} xml_attr_name_t;
+} xml_name_t;
+
+static int name_cmp(const void *a, const void *b)
+{
+    const xml_name_t *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp(x->name, y->name, x->len);
+}
 
 static void fail(xml_parser_t *xp, const char *what)
 {
@@ -216,7 +227,8 @@ static int parse_reference(xml_parser_t *xp)
             rs_buf_putc(xp->b, predefined[i].c);
             return 1;
         }
-    if (!xp->has_doctype) {
+    xml_name_t key = {amp + 1, n};
+    if (xp->nentities == 0 || bsearch(&key, xp->b->base, xp->nentities, sizeof(key), name_cmp) == NULL) {
         fail(xp, "undeclared entity");
         return 0;
     }
@@ -328,6 +340,29 @@ static int parse_xml_decl(xml_parser_t *xp)
     }
 }
 
+/* Records the general entities declared ("<!ENTITY name ...", not "<!ENTITY % name") for lookups. */
+static void collect_entities(xml_parser_t *xp, const char *s, const char *end)
+{
+    for (const char *p = s; (size_t)(end - p) > 9; p++) {
+        if (memcmp(p, "<!ENTITY", 8) != 0 || !is_ws(p[8]))
+            continue;
+        const char *q = p + 8;
+        while (q < end && is_ws(*q))
+            q++;
+        const char *name = q;
+        while (q < end && name_char((unsigned char)*q))
+            q++;
+        if (q == name || !name_start_char((unsigned char)*name))
+            continue;
+        xml_name_t rec = {name, (size_t)(q - name)};
+        rs_buf_append(xp->b, &rec, sizeof(rec));
+        xp->nentities++;
+    }
+    if (xp->nentities > 1)
+        qsort(xp->b->base, xp->nentities, sizeof(xml_name_t), name_cmp);
+    xp->path_base = xp->path_len = xp->b->len;
+}
+
 /* "<!DOCTYPE ...>" with an optional internal subset: checks the brackets and quotes balance, reports it. */
 static int parse_doctype(xml_parser_t *xp)
 {
@@ -355,10 +390,10 @@ static int parse_doctype(xml_parser_t *xp)
             in_subset = 0;
         } else if (c == '>' && !in_subset) {
             xp->has_doctype = 1;
-            size_t off = xp->b->len;
             rs_buf_append(xp->b, s, (size_t)(xp->p - s));
-            emit(xp, RS_ITEM_XML_TEXT, "!DOCTYPE", 8, off);
-            xp->b->len = off;
+            emit(xp, RS_ITEM_XML_TEXT, "!DOCTYPE", 8, 0);
+            rs_buf_reset(xp->b);
+            collect_entities(xp, s, xp->p);
             return 1;
         }
     }
@@ -388,11 +423,11 @@ static int parse_attributes(xml_parser_t *xp)
             fail(xp, "attributes must be separated by whitespace");
             return -1;
         }
-        xml_attr_name_t attr = {xp->p, parse_name(xp)};
+        xml_name_t attr = {xp->p, parse_name(xp)};
         if (attr.len == 0)
             return -1;
         for (size_t i = 0; i < nattrs; i++) {
-            xml_attr_name_t seen;
+            xml_name_t seen;
             memcpy(&seen, xp->b->base + names_off + i * sizeof(seen), sizeof(seen));
             if (seen.len == attr.len && memcmp(seen.name, attr.name, attr.len) == 0) {
                 fail(xp, "duplicate attribute");
@@ -447,7 +482,7 @@ static int parse_attributes(xml_parser_t *xp)
 static void flush_text(xml_parser_t *xp, size_t text_off)
 {
     if (xp->b->len > text_off)
-        emit(xp, RS_ITEM_XML_TEXT, xp->b->base, xp->path_len, text_off);
+        emit(xp, RS_ITEM_XML_TEXT, xp->b->base + xp->path_base, xp->path_len - xp->path_base, text_off);
     xp->b->len = text_off;
 }
 
@@ -462,7 +497,7 @@ static int parse_start_tag(xml_parser_t *xp)
         fail(xp, "excessive depth");
         return 0;
     }
-    /* the path lives at the start of the scratch; nothing else is held there between items */
+    /* nothing but the entity names and the path is held in the scratch between items */
     xp->b->len = xp->path_len;
     rs_buf_putc(xp->b, '/');
     rs_buf_append(xp->b, name, n);
@@ -471,7 +506,7 @@ static int parse_start_tag(xml_parser_t *xp)
     if (r < 0)
         return 0;
     if (r == 1) {
-        while (xp->path_len > 0 && xp->b->base[--xp->path_len] != '/')
+        while (xp->path_len > xp->path_base && xp->b->base[--xp->path_len] != '/')
             ;
         xp->b->len = xp->path_len;
         xp->depth--;
@@ -493,7 +528,7 @@ static int parse_end_tag(xml_parser_t *xp)
     }
     xp->p++;
     size_t parent = xp->path_len;
-    while (parent > 0 && xp->b->base[parent - 1] != '/')
+    while (parent > xp->path_base && xp->b->base[parent - 1] != '/')
         parent--;
     if (xp->depth == 0 || xp->path_len - parent != n || memcmp(xp->b->base + parent, name, n) != 0) {
         fail(xp, "end tag does not match start tag");
