@@ -462,8 +462,8 @@ static int statement_at(const sql_token *t, size_t n, size_t i)
                                     b == T_NUMBER || b == T_COMMA));
     case SW_DECLARE:
         return a == T_VARIABLE;
-    case SW_SHUTDOWN:
-        return a == 0 || a == T_COMMENT || a == T_SEMICOLON;
+    case SW_SHUTDOWN: /* a lone "shutdown" is an ordinary word; see judge() for "; shutdown" */
+        return a == T_COMMENT || a == T_SEMICOLON;
     default:
         return a == T_VARIABLE || a == T_FUNCTION;
     }
@@ -627,6 +627,8 @@ static int judge(const char *src, const sql_token *t, size_t n, char context, in
                 return 1;
         }
         if ((c == T_SEMICOLON || c == T_LPAREN) && statement_at(t, n, i + 1))
+            return 1;
+        if (c == T_SEMICOLON && type_at(t, n, i + 1) == T_STATEMENT && t[i + 1].word == SW_SHUTDOWN)
             return 1;
         if (c == T_KEYWORD && t[i].word == SW_INTO && type_at(t, n, i + 1) == T_KEYWORD && t[i + 1].word == SW_OUTFILE &&
             type_at(t, n, i + 2) == T_STRING)

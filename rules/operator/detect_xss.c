@@ -97,6 +97,8 @@ static int decode_reference(const html_view *v, size_t i, size_t *next)
     size_t k = j;
     while (k < len && k - j < 8 && is_alpha((unsigned char)s[k]))
         k++;
+    if (k == j)
+        return -2;
     for (size_t r = 0; r < sizeof(named_refs) / sizeof(named_refs[0]); r++) {
         size_t n = strlen(named_refs[r].name);
         if (n != k - j)
@@ -284,8 +286,8 @@ static int attribute_is_dangerous(const html_view *v, const char *name, size_t n
 /* ---- tags ------------------------------------------------------------------------------------------------- */
 
 static const char *const script_capable_tags[] = {
-    "script", "iframe",   "frame",   "frameset", "object", "embed",  "applet", "base", "meta",     "link",     "style",
-    "import", "vmlframe", "bgsound", "isindex",  "layer",  "ilayer", "portal", "xss",  "noscript", "template",
+    "script", "iframe", "frame",    "frameset", "object",  "embed", "applet", "base",   "meta", "link",
+    "style",  "import", "vmlframe", "bgsound",  "isindex", "layer", "ilayer", "portal", "xss",
 };
 
 static int is_script_capable_tag(const char *name, size_t n)
@@ -454,7 +456,7 @@ static int is_js_ident_char(int c)
 
 /* Skips whitespace and JS comments; returns the next offset. Bounded so that a run of unterminated comment
  * openers cannot make the scan quadratic. */
-#define JS_SKIP_LIMIT 256
+#define JS_SKIP_LIMIT 64
 
 static size_t js_skip(const html_view *v, size_t i)
 {
@@ -560,7 +562,8 @@ static int looks_like_js_argument(const html_view *v, size_t i)
 static int scan_javascript(const html_view *v)
 {
     size_t i = 0, next;
-    int prev_sig = 0; /* last significant non-identifier character */
+    int prev_sig = 0;  /* last significant non-identifier character */
+    int after_new = 0; /* the previous identifier was "new" */
     size_t soup = 0;
     int soup_has_bang = 0;
     char ident[24];
@@ -603,7 +606,9 @@ static int scan_javascript(const html_view *v)
             }
         }
         if (in_list(ident, n, js_sinks, sizeof(js_sinks) / sizeof(js_sinks[0]))) {
-            if (after == '`' || (after == '(' && (!is_plain_gap(v, j, k) || looks_like_js_argument(v, next))))
+            /* "Function(" is also an English word in titles; it counts after "new" or with a code argument */
+            int needs_argument = n == 8 && memcmp(ident, "Function", 8) == 0 && !after_new;
+            if (after == '`' || (after == '(' && ((!needs_argument && !is_plain_gap(v, j, k)) || looks_like_js_argument(v, next))))
                 return 1;
             if (after == '.') {
                 char prop[16];
@@ -648,6 +653,7 @@ static int scan_javascript(const html_view *v)
             ((n == 4 && memcmp(ident, "call", 4) == 0) || (n == 5 && memcmp(ident, "apply", 5) == 0)))
             return 1;
         prev_sig = 0;
+        after_new = n == 3 && memcmp(ident, "new", 3) == 0;
     }
     return 0;
 }
