@@ -31,6 +31,21 @@ static void ruleset_clear(ep_waf_ruleset_t *rs)
         rs_db_release(rs->db);
 }
 
+static void exclusion_clear(ep_waf_exclusion_t *x)
+{
+    free(x->tenant);
+    free(x->path_prefix);
+    for (size_t k = 0; k < x->nremove_ids; k++)
+        free(x->remove_ids[k]);
+    free(x->remove_ids);
+    for (size_t k = 0; k < x->nremove_targets; k++)
+        free(x->remove_targets[k]);
+    free(x->remove_targets);
+    for (size_t k = 0; k < x->nrulesets; k++)
+        free(x->rulesets[k]);
+    free(x->rulesets);
+}
+
 static void waf_conf_free(void *p)
 {
     ep_waf_conf_t *c = p;
@@ -44,6 +59,9 @@ static void waf_conf_free(void *p)
         free(c->routes[i].path_prefix);
     }
     free(c->routes);
+    for (size_t i = 0; i < c->nexclusions; i++)
+        exclusion_clear(&c->exclusions[i]);
+    free(c->exclusions);
     free(c->block_body);
     free(c->block_content_type);
     free(c->log_path);
@@ -55,8 +73,162 @@ static void waf_conf_free(void *p)
 static const char *const mode_names[] = {"on", "detection_only", "off", NULL};
 static const char *const limit_actions[] = {"reject", "partial", NULL};
 
+#define EXCLUSION_ID_BASE 100500
+#define EXCLUSION_MAX     400
+
+/* Tenant ids and path prefixes go into generated rule text: keep them to characters that need no quoting. */
+static int safe_token(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s != '\0'; s++)
+        if (*s <= ' ' || *s == '"' || *s == '\'' || *s == '\\' || *s == ',' || (unsigned char)*s >= 0x7f)
+            return 0;
+    return 1;
+}
+
+static int applies_to(const ep_waf_exclusion_t *x, const char *ruleset)
+{
+    if (x->nrulesets == 0)
+        return 1;
+    for (size_t i = 0; i < x->nrulesets; i++)
+        if (strcmp(x->rulesets[i], ruleset) == 0)
+            return 1;
+    return 0;
+}
+
+/* Exclusions as rule text: static removals for unconditional ones (no run-time cost), otherwise a phase-1 rule
+ * matching the tenant (TX:edgeproxy_tenant, set by the WAF before phase 1) and/or the path prefix whose ctl
+ * actions remove rules or targets for the rest of that transaction. It runs before every CRS rule. */
+static void exclusions_text(const ep_waf_exclusion_t *xs, size_t n, const char *ruleset, rs_buf_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const ep_waf_exclusion_t *x = &xs[i];
+        if (!applies_to(x, ruleset))
+            continue;
+        if (x->tenant == NULL && x->path_prefix == NULL) {
+            for (size_t k = 0; k < x->nremove_ids; k++)
+                rs_buf_printf(out, "SecRuleRemoveById %s\n", x->remove_ids[k]);
+            for (size_t k = 0; k < x->nremove_targets; k++) {
+                const char *semi = strchr(x->remove_targets[k], ';');
+                rs_buf_printf(out, "SecRuleUpdateTargetById %.*s \"!%s\"\n", (int)(semi - x->remove_targets[k]),
+                              x->remove_targets[k], semi + 1);
+            }
+            continue;
+        }
+        rs_buf_t ctls = {0};
+        for (size_t k = 0; k < x->nremove_ids; k++)
+            rs_buf_printf(&ctls, ",ctl:ruleRemoveById=%s", x->remove_ids[k]);
+        for (size_t k = 0; k < x->nremove_targets; k++)
+            rs_buf_printf(&ctls, ",ctl:ruleRemoveTargetById=%s", x->remove_targets[k]);
+        unsigned id = EXCLUSION_ID_BASE + (unsigned)i;
+        if (x->tenant != NULL && x->path_prefix != NULL)
+            rs_buf_printf(out,
+                          "SecRule TX:edgeproxy_tenant \"@streq %s\" \"id:%u,phase:1,pass,nolog,t:none,chain\"\n"
+                          "    SecRule REQUEST_FILENAME \"@beginsWith %s\" \"t:none%s\"\n",
+                          x->tenant, id, x->path_prefix, ctls.base);
+        else if (x->tenant != NULL)
+            rs_buf_printf(out, "SecRule TX:edgeproxy_tenant \"@streq %s\" \"id:%u,phase:1,pass,nolog,t:none%s\"\n", x->tenant, id,
+                          ctls.base);
+        else
+            rs_buf_printf(out, "SecRule REQUEST_FILENAME \"@beginsWith %s\" \"id:%u,phase:1,pass,nolog,t:none%s\"\n",
+                          x->path_prefix, id, ctls.base);
+        rs_buf_free(&ctls);
+    }
+}
+
+/* A list of scalars into a malloc'ed array of strings; each checked by `valid` when given. */
+static int scalar_list(ep_conf_ctx_t *c, const ep_node_t *map, const char *key, int (*valid)(const char *), const char *what,
+                       char ***out, size_t *n)
+{
+    const ep_node_t *l = ep_node_get(map, key);
+    *out = NULL;
+    *n = 0;
+    if (l == NULL)
+        return 0;
+    if (ep_conf_expect(c, l, EP_NODE_SEQ, key) != 0)
+        return -1;
+    *out = calloc(l->count ? l->count : 1, sizeof(char *));
+    int ret = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        const ep_node_t *v = l->values[i];
+        if (ep_conf_expect(c, v, EP_NODE_SCALAR, key) != 0) {
+            ret = -1;
+            continue;
+        }
+        if (valid != NULL && !valid(v->scalar)) {
+            ret = ep_conf_error(c, v, "'%s' is not %s", v->scalar, what);
+            continue;
+        }
+        (*out)[(*n)++] = strdup(v->scalar);
+    }
+    return ret;
+}
+
+/* "942100" or "942100-942199" */
+static int valid_id_or_range(const char *s)
+{
+    char *end;
+    unsigned long a = strtoul(s, &end, 10);
+    if (end == s || a == 0)
+        return 0;
+    if (*end == '-') {
+        const char *b = end + 1;
+        unsigned long z = strtoul(b, &end, 10);
+        if (end == b || z < a)
+            return 0;
+    }
+    return *end == '\0';
+}
+
+/* "942100;ARGS:comment" as ctl:ruleRemoveTargetById takes it */
+static int valid_id_target(const char *s)
+{
+    char *end;
+    unsigned long a = strtoul(s, &end, 10);
+    return end != s && a != 0 && *end == ';' && safe_token(end + 1);
+}
+
+static int parse_exclusions(ep_conf_ctx_t *c, const ep_node_t *node, ep_waf_conf_t *conf)
+{
+    static const char *const allowed[] = {"tenant", "path_prefix", "rulesets", "remove_ids", "remove_targets", NULL};
+    if (ep_conf_expect(c, node, EP_NODE_SEQ, "waf.exclusions") != 0)
+        return -1;
+    if (node->count > EXCLUSION_MAX)
+        return ep_conf_error(c, node, "at most %d exclusions", EXCLUSION_MAX);
+    conf->exclusions = calloc(node->count ? node->count : 1, sizeof(*conf->exclusions));
+    int ret = 0;
+    for (size_t i = 0; i < node->count; i++) {
+        const ep_node_t *e = node->values[i];
+        ep_waf_exclusion_t *x = &conf->exclusions[conf->nexclusions++];
+        if (ep_conf_check_map(c, e, "waf.exclusions entry", allowed) != 0) {
+            ret = -1;
+            continue;
+        }
+        const char *tenant, *prefix;
+        if (ep_conf_str(c, e, "tenant", NULL, &tenant) != 0 || ep_conf_str(c, e, "path_prefix", NULL, &prefix) != 0) {
+            ret = -1;
+            continue;
+        }
+        if (tenant != NULL && !safe_token(tenant))
+            ret = ep_conf_error(c, ep_node_get(e, "tenant"), "tenant id '%s' has characters a rule cannot match", tenant);
+        if (prefix != NULL && (prefix[0] != '/' || !safe_token(prefix)))
+            ret = ep_conf_error(c, ep_node_get(e, "path_prefix"), "path_prefix must start with '/' and hold no spaces or quotes");
+        x->tenant = tenant ? strdup(tenant) : NULL;
+        x->path_prefix = prefix ? strdup(prefix) : NULL;
+        if (scalar_list(c, e, "remove_ids", valid_id_or_range, "a rule id or id range", &x->remove_ids, &x->nremove_ids) != 0 ||
+            scalar_list(c, e, "remove_targets", valid_id_target, "ID;VARIABLE[:key]", &x->remove_targets, &x->nremove_targets) !=
+                0 ||
+            scalar_list(c, e, "rulesets", NULL, NULL, &x->rulesets, &x->nrulesets) != 0)
+            ret = -1;
+        if (x->nremove_ids == 0 && x->nremove_targets == 0)
+            ret = ep_conf_error(c, e, "exclusion removes nothing: give remove_ids and/or remove_targets");
+    }
+    return ret;
+}
+
 /* Sources of one rule set: generated settings first (so files can still override them), then the files. */
-static int compile_ruleset(ep_conf_ctx_t *c, const ep_node_t *at, ep_waf_ruleset_t *rs)
+static int compile_ruleset(ep_conf_ctx_t *c, const ep_node_t *at, const ep_waf_conf_t *conf, ep_waf_ruleset_t *rs)
 {
     rs_buf_t setup = {0};
     rs_buf_printf(&setup,
@@ -67,6 +239,7 @@ static int compile_ruleset(ep_conf_ctx_t *c, const ep_node_t *at, ep_waf_ruleset
     if (rs->body_limit != 0)
         rs_buf_printf(&setup, "SecRequestBodyLimit %llu\nSecRequestBodyLimitAction %s\n", (unsigned long long)rs->body_limit,
                       rs->body_limit_partial ? "ProcessPartial" : "Reject");
+    exclusions_text(conf->exclusions, conf->nexclusions, rs->name, &setup);
 
     size_t cap = 8, n = 0;
     rs_source_t *src = malloc(cap * sizeof(*src));
@@ -104,7 +277,8 @@ static int compile_ruleset(ep_conf_ctx_t *c, const ep_node_t *at, ep_waf_ruleset
     return ret;
 }
 
-static int parse_ruleset(ep_conf_ctx_t *c, const ep_node_t *key, const ep_node_t *node, ep_waf_ruleset_t *rs)
+static int parse_ruleset(ep_conf_ctx_t *c, const ep_node_t *key, const ep_node_t *node, const ep_waf_conf_t *conf,
+                         ep_waf_ruleset_t *rs)
 {
     static const char *const allowed[] = {"files", "paranoia_level", "inbound_threshold", "outbound_threshold",
                                           "mode",  "body_limit",     "body_limit_action", NULL};
@@ -146,7 +320,7 @@ static int parse_ruleset(ep_conf_ctx_t *c, const ep_node_t *key, const ep_node_t
         return -1;
     if (rs->mode == EP_WAF_MODE_OFF)
         return 0;
-    return compile_ruleset(c, node, rs);
+    return compile_ruleset(c, node, conf, rs);
 }
 
 static ep_waf_ruleset_t *find_ruleset(ep_waf_conf_t *conf, const char *name)
@@ -195,7 +369,8 @@ static int waf_on_config(ep_conf_ctx_t *c, const ep_node_t *node, void *gstate, 
 {
     static const char *const allowed[] = {
         "rulesets", "default_ruleset", "routes",          "failure_mode", "block_body",     "block_content_type",
-        "log",      "log_value_max",   "capture_blocked", "watch",        "watch_debounce", NULL};
+        "log",      "log_value_max",   "capture_blocked", "watch",        "watch_debounce", "exclusions",
+        NULL};
     static const char *const failure_modes[] = {"closed", "open", NULL};
     *out = NULL;
     if (node == NULL)
@@ -235,6 +410,9 @@ static int waf_on_config(ep_conf_ctx_t *c, const ep_node_t *node, void *gstate, 
         }
     }
 
+    const ep_node_t *exclusions = ep_node_get(node, "exclusions");
+    if (exclusions != NULL && parse_exclusions(c, exclusions, conf) != 0)
+        ok = 0;
     const ep_node_t *sets = ep_node_get(node, "rulesets");
     if (sets == NULL) {
         ep_conf_error(c, node, "waf needs 'rulesets'");
@@ -244,9 +422,16 @@ static int waf_on_config(ep_conf_ctx_t *c, const ep_node_t *node, void *gstate, 
         goto Error;
     conf->rulesets = calloc(sets->count ? sets->count : 1, sizeof(*conf->rulesets));
     for (size_t i = 0; i < sets->count; i++) {
-        if (parse_ruleset(c, sets->keys[i], sets->values[i], &conf->rulesets[conf->nrulesets++]) != 0)
+        if (parse_ruleset(c, sets->keys[i], sets->values[i], conf, &conf->rulesets[conf->nrulesets++]) != 0)
             ok = 0;
     }
+    for (size_t i = 0; i < conf->nexclusions; i++)
+        for (size_t k = 0; k < conf->exclusions[i].nrulesets; k++)
+            if (find_ruleset(conf, conf->exclusions[i].rulesets[k]) == NULL) {
+                ep_conf_error(c, ep_node_get(exclusions->values[i], "rulesets"), "unknown rule set '%s'",
+                              conf->exclusions[i].rulesets[k]);
+                ok = 0;
+            }
     const char *def;
     ok &= ep_conf_str(c, node, "default_ruleset", conf->nrulesets ? conf->rulesets[0].name : NULL, &def) == 0;
     if (def != NULL && (conf->default_ruleset = find_ruleset(conf, def)) == NULL) {
@@ -633,6 +818,8 @@ static ep_status_t waf_on_req(const void *cp, void *gstate, void *tstate, ep_req
     rs_request_t r;
     build_request(h, req, &r, rs->body_limit_partial ? rs->body_limit : 0);
     rs_tx_begin(w->tx, rs->db, &r);
+    if (req->tenant_id != NULL)
+        rs_tx_set_var(w->tx, "edgeproxy_tenant", (rs_str_t){req->tenant_id, strlen(req->tenant_id)});
     __atomic_add_fetch(&g->requests, 1, __ATOMIC_RELAXED);
     int err = rs_tx_run_phase(w->tx, 1, &w->verdict);
     if (err == 0 && w->verdict.disposition == RS_PASS && !w->verdict.would_block)

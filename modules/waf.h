@@ -37,7 +37,9 @@ typedef struct st_ep_waf_route_t {
 typedef struct st_ep_waf_exclusion_t {
     char *tenant;      /* NULL: every tenant */
     char *path_prefix; /* NULL: every path */
-    uint32_t *remove_ids;
+    char **rulesets;   /* rule sets it applies to; none: all */
+    size_t nrulesets;
+    char **remove_ids; /* "942100" or "942100-942199" */
     size_t nremove_ids;
     char **remove_targets; /* "ID;VAR:key" as ctl:ruleRemoveTargetById takes it */
     size_t nremove_targets;
@@ -49,6 +51,8 @@ typedef struct st_ep_waf_conf_t {
     ep_waf_ruleset_t *default_ruleset;
     ep_waf_route_t *routes;
     size_t nroutes;
+    ep_waf_exclusion_t *exclusions;
+    size_t nexclusions;
     int fail_open;    /* an internal WAF error lets the request through (default: closed -> 503) */
     char *block_body; /* template; "{request_id}" is replaced */
     char *block_content_type;

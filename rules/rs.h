@@ -125,6 +125,9 @@ int rs_tx_begin(rs_tx_t *tx, rs_db_t *db, const rs_request_t *req);
  *  nothing. Returns 0, or -1 on an internal error (the verdict then says what was decided so far). */
 int rs_tx_run_phase(rs_tx_t *tx, int phase, rs_verdict_t *verdict);
 void rs_tx_set_response(rs_tx_t *tx, const rs_response_t *res);
+/** Sets a TX variable (lower-case key) of the running transaction, between rs_tx_begin and phase 1: how
+ *  the proxy tells the rules what it decided (edgeproxy sets TX:edgeproxy_tenant). The value is copied. */
+void rs_tx_set_var(rs_tx_t *tx, const char *key, rs_str_t value);
 /** Looks up a TX variable (lower-case key) of the running transaction, e.g. "blocking_paranoia_level". */
 int rs_tx_get_var(rs_tx_t *tx, const char *key, rs_str_t *value);
 /** Ends the transaction and releases the db reference. */

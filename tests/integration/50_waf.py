@@ -118,6 +118,60 @@ def test_route_rulesets_and_off():
         assert eptest.request(p.port, "GET", "/internal/" + attack)[0] == 200
 
 
+def tenant_section(p, map_lines):
+    with open(p.path("tenants.yaml"), "w") as f:
+        f.write("\n".join(map_lines) + "\n")
+    return ("tenants:\n  map: tenants.yaml\n  sources: [header]\n  shared_upstream: web\n  header: X-Tenant-Id\n"
+            "  header_from: [127.0.0.0/8]\n  required: false\n  unknown_status: 404\n")
+
+
+XSS = "?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+
+
+def test_per_tenant_rulesets_and_exclusions():
+    """Tenants pick their rule set (or DetectionOnly) in the tenant map; exclusions remove rules per tenant
+    and per path prefix without touching the rule files."""
+    with eptest.EchoOrigin("a") as o:
+        p = eptest.Proxy("", start=False)
+        try:
+            tenants = tenant_section(p, ["strict: {placement: multi, ruleset: crs}",
+                                         "lenient: {placement: multi, ruleset: off}",
+                                         "tuning: {placement: multi, detection_only: true}",
+                                         "cms: multi", "other: multi"])
+            sets = ruleset_yaml("crs", DEFAULT_FILES) + "    off:\n      mode: off\n"
+            excl = ("  exclusions:\n"
+                    "    - tenant: cms\n      remove_ids: [\"941000-941999\"]\n"
+                    "    - path_prefix: /editor/\n      remove_ids: [\"941000-941999\"]\n")
+            p.write_config(waf_config(o.port, sets, extra_waf=excl, extra=tenants))
+            p.start()
+
+            def status(tenant, path="/" + XSS):
+                return eptest.request(p.port, "GET", path, headers={"X-Tenant-Id": tenant})[0]
+            assert status("strict") == 403
+            assert status("lenient") == 200, "rule set 'off' inspects nothing"
+            assert status("tuning") == 200, "DetectionOnly tenant passes"
+            assert any(e["disposition"] == "detect" and e.get("tenant") == "tuning" for e in
+                       eptest.wait_until(lambda: waf_log(p), what="WAF log"))
+            # cms has the XSS rules removed; other tenants keep them
+            assert status("cms") == 200
+            assert status("other") == 403
+            # SQL injection is still blocked for cms: only the named rules are gone
+            assert status("cms", ATTACKS[0][2]) == 403
+            # the path exclusion applies to every tenant, only under its prefix
+            assert status("other", "/editor/page" + XSS) == 200
+            assert status("other", "/editorial" + XSS) == 403
+        finally:
+            p.close()
+
+
+def test_bad_exclusions_rejected_with_positions():
+    sets = ruleset_yaml("crs", DEFAULT_FILES)
+    excl = "  exclusions:\n    - path_prefix: /x/\n      remove_ids: [abc]\n"
+    with eptest.EchoOrigin("a") as o:
+        code, out, path = eptest.run_check(waf_config(o.port, sets, extra_waf=excl))
+    assert code == 1 and "edgeproxy.yaml:" in out and "'abc' is not a rule id or id range" in out, out
+
+
 def test_body_limit_reject_and_partial():
     limit = "      body_limit: 1k\n"
     sets = (ruleset_yaml("reject", DEFAULT_FILES, extra=limit + "      body_limit_action: reject\n")
@@ -262,6 +316,7 @@ def test_reloads_under_load_fail_no_request():
 
 if __name__ == "__main__":
     eptest.run([test_attacks_blocked_in_every_part, test_benign_requests_pass_byte_identical,
-                test_detection_only_passes_and_logs, test_route_rulesets_and_off, test_body_limit_reject_and_partial,
+                test_detection_only_passes_and_logs, test_route_rulesets_and_off, test_per_tenant_rulesets_and_exclusions,
+                test_bad_exclusions_rejected_with_positions, test_body_limit_reject_and_partial,
                 test_waf_log_metrics_and_explain, test_broken_rule_file_rejected_old_rules_keep_blocking,
                 test_rule_file_watch_goes_live_within_two_seconds, test_reloads_under_load_fail_no_request])
