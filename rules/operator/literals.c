@@ -696,6 +696,19 @@ static int parse_braces(rx_parser_t *ps, uint32_t *min, uint32_t *max)
     return 0;
 }
 
+/* "{,2}" and "{1, 2}" are literal text for PCRE2 10.42 but quantifiers for 10.43+: refuse to guess. */
+static int looks_like_quantifier(const char *p, const char *end)
+{
+    int digits = 0;
+    for (p++; p < end && *p != '}'; p++) {
+        if (is_digit((unsigned char)*p))
+            digits = 1;
+        else if (*p != ',' && *p != ' ')
+            return 0;
+    }
+    return p < end && digits;
+}
+
 static rs_rx_node_t *parse_concat(rx_parser_t *ps)
 {
     rs_rx_node_t *cat = node_new(RS_RX_CAT);
@@ -741,8 +754,14 @@ static rs_rx_node_t *parse_concat(rx_parser_t *ps)
                 min = 0, max = 1;
                 ps->p++;
             } else if (q == '{') {
-                if (parse_braces(ps, &min, &max) != 0)
+                if (parse_braces(ps, &min, &max) != 0) {
+                    if (looks_like_quantifier(ps->p, ps->end)) {
+                        rs_rx_free(atom);
+                        rs_rx_free(cat);
+                        return fail(ps, "quantifier syntax of a newer PCRE2");
+                    }
                     break; /* a literal '{' */
+                }
             } else {
                 break;
             }
