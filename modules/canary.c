@@ -193,7 +193,7 @@ typedef struct {
     size_t nslots;
     canary_conf_t *current;
     char *state_path, *audit_path;
-    int restored;
+    int warned_no_state;
     persisted_t *persisted;
     size_t npersisted;
     pthread_t ticker;
@@ -904,6 +904,11 @@ static void canary_on_commit(void *cp, void *gstate)
             schedule_reset(s, now);
         }
     }
+    if (g->state_path == NULL && c != NULL && c->nservices > 0 && !g->warned_no_state) {
+        g->warned_no_state = 1;
+        fprintf(stderr, "edgeproxy: canary: no state_dir (or canary.state_file) configured: runtime weights are not "
+                        "persisted across restarts\n");
+    }
     persist(g);
     if (!g->ticker_started && c != NULL && c->nservices > 0)
         g->ticker_started = pthread_create(&g->ticker, NULL, ticker_main, g) == 0;
@@ -1201,57 +1206,58 @@ static void admin_error(ep_admin_req_t *areq, int status, const char *fmt, ...)
     rs_buf_printf(areq->out, "}\n");
 }
 
-/* PUT body: {"weight": 5.5, "reason": "..."}; also "5.5" as a string. Returns 0 or -1 after answering 400. */
-static int parse_put_body(ep_admin_req_t *areq, uint32_t *bp, char *reason, size_t reason_size)
+/* PUT body: {"weight": 5.5, "reason": "..."}; the weight may also be a string ("5.5"). */
+int ep_canary_parse_weight_body(const char *body, size_t len, uint32_t *bp, char *reason, size_t reason_size, char *err,
+                                size_t err_size)
 {
-    char err[160];
-    if (areq->body.len == 0) {
-        admin_error(areq, 400, "missing JSON body, e.g. {\"weight\": 5.5, \"reason\": \"...\"}");
+    char jerr[160];
+    reason[0] = '\0';
+    if (len == 0) {
+        snprintf(err, err_size, "missing JSON body, e.g. {\"weight\": 5.5, \"reason\": \"...\"}");
         return -1;
     }
-    if (areq->body.len > 65536) {
-        admin_error(areq, 400, "body too large");
+    if (len > 65536) {
+        snprintf(err, err_size, "body too large");
         return -1;
     }
-    ep_json_doc_t *doc = ep_json_parse(areq->body.base, areq->body.len, BODY_MAX_DEPTH, err, sizeof(err));
+    ep_json_doc_t *doc = ep_json_parse(body, len, BODY_MAX_DEPTH, jerr, sizeof(jerr));
     if (doc == NULL) {
-        admin_error(areq, 400, "invalid JSON: %s", err);
+        snprintf(err, err_size, "invalid JSON: %s", jerr);
         return -1;
     }
     int ret = -1;
     const ep_json_t *root = ep_json_root(doc);
     if (root->type != EP_JSON_OBJECT) {
-        admin_error(areq, 400, "the body must be a JSON object with \"weight\"");
+        snprintf(err, err_size, "the body must be a JSON object with \"weight\"");
         goto done;
     }
     for (size_t i = 0; i < root->count; i++)
         if (strcmp(root->keys[i], "weight") != 0 && strcmp(root->keys[i], "reason") != 0) {
-            admin_error(areq, 400, "unknown field \"%.64s\" (expected weight and reason)", root->keys[i]);
+            snprintf(err, err_size, "unknown field \"%.64s\" (expected weight and reason)", root->keys[i]);
             goto done;
         }
     const ep_json_t *w = ep_json_get(root, "weight");
     if (w == NULL) {
-        admin_error(areq, 400, "missing \"weight\" (a percentage from 0 to 100)");
+        snprintf(err, err_size, "missing \"weight\" (a percentage from 0 to 100)");
         goto done;
     }
     if (w->type == EP_JSON_NUMBER) {
         if (ep_split_percent_to_bp(w->number, bp) != 0) {
-            admin_error(areq, 400, "weight %g is out of range: it must be from 0 to 100 in steps of 0.01", w->number);
+            snprintf(err, err_size, "weight %g is out of range: it must be from 0 to 100 in steps of 0.01", w->number);
             goto done;
         }
     } else if (w->type == EP_JSON_STRING) {
         if (ep_split_parse_percent(w->str, w->len, bp) != 0) {
-            admin_error(areq, 400, "weight \"%.32s\" is not a percentage from 0 to 100 in steps of 0.01", w->str);
+            snprintf(err, err_size, "weight \"%.32s\" is not a percentage from 0 to 100 in steps of 0.01", w->str);
             goto done;
         }
     } else {
-        admin_error(areq, 400, "weight must be a number from 0 to 100");
+        snprintf(err, err_size, "weight must be a number from 0 to 100");
         goto done;
     }
     const ep_json_t *r = ep_json_get(root, "reason");
-    reason[0] = '\0';
     if (r != NULL && r->type != EP_JSON_STRING && r->type != EP_JSON_NULL) {
-        admin_error(areq, 400, "reason must be a string");
+        snprintf(err, err_size, "reason must be a string");
         goto done;
     }
     if (r != NULL && r->type == EP_JSON_STRING)
@@ -1260,6 +1266,15 @@ static int parse_put_body(ep_admin_req_t *areq, uint32_t *bp, char *reason, size
 done:
     ep_json_free(doc);
     return ret;
+}
+
+static int parse_put_body(ep_admin_req_t *areq, uint32_t *bp, char *reason, size_t reason_size)
+{
+    char err[300];
+    if (ep_canary_parse_weight_body(areq->body.base, areq->body.len, bp, reason, reason_size, err, sizeof(err)) == 0)
+        return 0;
+    admin_error(areq, 400, "%s", err);
+    return -1;
 }
 
 static void optional_reason(ep_admin_req_t *areq, char *reason, size_t size)

@@ -43,4 +43,9 @@ ep_canary_health_t ep_canary_judge(const ep_canary_window_t *stable, const ep_ca
 /** The next step of a schedule above the current weight: index into steps, or nsteps when none is above. */
 size_t ep_canary_next_step(const uint32_t *steps_bp, size_t nsteps, uint32_t weight_bp);
 
+/** Reads a PUT /canary/{service} body ({"weight": 5.5, "reason": "..."}; the weight may be a string "5.5").
+ *  Returns 0, or -1 with a message for the 400 answer in err. */
+int ep_canary_parse_weight_body(const char *body, size_t len, uint32_t *bp, char *reason, size_t reason_size, char *err,
+                                size_t err_size);
+
 #endif
