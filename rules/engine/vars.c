@@ -284,6 +284,16 @@ void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_v
         return;
     }
 
+    if (is_persistent_store(var) && t->key != NULL && t->key_regex == NULL) {
+        /* one key of a shared collection: a direct lookup instead of listing the whole store */
+        rs_str_t v;
+        int found = rs_store_get(var, tx->coll_key[var], rs_str(t->key, t->key_len), &tx->arena, &v);
+        if (t->is_count)
+            push_val(vals, nvals, cap, var, rs_str(t->key, t->key_len), fmt_num(tx, found));
+        else if (found && !excluded(tx, r, var, rs_str(t->key, t->key_len)))
+            push_val(vals, nvals, cap, var, rs_str(t->key, t->key_len), v);
+        return;
+    }
     int base = names_of(var);
     rs_kvlist_t scratch = {0};
     const rs_kvlist_t *l = members(tx, base >= 0 ? base : var, &scratch);
