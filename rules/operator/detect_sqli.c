@@ -50,7 +50,8 @@ typedef struct {
     const char *s;
     size_t len;
     size_t pos;
-    int in_exec_comment; /* inside MySQL's executable comment: its body is code */
+    int in_exec_comment;   /* inside MySQL's executable comment: its body is code */
+    int backslash_escapes; /* MySQL reads \\' inside a string as a quote; standard SQL does not */
 } sql_lexer;
 
 static int is_word_char(unsigned char c)
@@ -70,10 +71,10 @@ static int is_space(unsigned char c)
 }
 
 /* Skips a quoted run starting after the opening quote; returns the index after the closing quote, or len. */
-static size_t skip_quoted(const char *s, size_t len, size_t i, char quote, int *unterminated)
+static size_t skip_quoted(const char *s, size_t len, size_t i, char quote, int backslash_escapes, int *unterminated)
 {
     while (i < len) {
-        if (s[i] == '\\' && i + 1 < len) {
+        if (backslash_escapes && s[i] == '\\' && i + 1 < len) {
             i += 2;
             continue;
         }
@@ -172,7 +173,7 @@ static int lex_one(sql_lexer *lx, sql_token *t)
         }
         if (c == '\'' || c == '"') {
             int unterminated = 0;
-            lx->pos = skip_quoted(s, len, i + 1, (char)c, &unterminated);
+            lx->pos = skip_quoted(s, len, i + 1, (char)c, lx->backslash_escapes, &unterminated);
             t->type = T_STRING;
             t->unterminated = (unsigned char)unterminated;
             t->pos = i + 1;
@@ -181,11 +182,11 @@ static int lex_one(sql_lexer *lx, sql_token *t)
         }
         if (c == '`') { /* quoted identifier */
             int unterminated = 0;
-            lx->pos = skip_quoted(s, len, i + 1, '`', &unterminated);
+            lx->pos = skip_quoted(s, len, i + 1, '`', 0, &unterminated);
             /* `db`.`table` and `db`.table are one qualified name */
             while (!unterminated && lx->pos + 1 < len && s[lx->pos] == '.') {
                 if (s[lx->pos + 1] == '`') {
-                    lx->pos = skip_quoted(s, len, lx->pos + 2, '`', &unterminated);
+                    lx->pos = skip_quoted(s, len, lx->pos + 2, '`', 0, &unterminated);
                 } else if (is_word_char((unsigned char)s[lx->pos + 1])) {
                     size_t j = lx->pos + 1;
                     while (j < len && is_word_char((unsigned char)s[j]))
@@ -210,7 +211,7 @@ static int lex_one(sql_lexer *lx, sql_token *t)
                 j++;
             if (j < len && (s[j] == '`' || s[j] == '\'' || s[j] == '"')) {
                 int unterminated = 0;
-                j = skip_quoted(s, len, j + 1, s[j], &unterminated);
+                j = skip_quoted(s, len, j + 1, s[j], lx->backslash_escapes, &unterminated);
             } else {
                 while (j < len && (is_word_char((unsigned char)s[j]) || s[j] == '.'))
                     j++;
@@ -226,6 +227,7 @@ static int lex_one(sql_lexer *lx, sql_token *t)
         }
         if (is_digit(c) || (c == '.' && is_digit(c1))) {
             size_t j = i;
+            int plain_digits = 1;
             if (c == '0' && (c1 == 'x' || c1 == 'X' || c1 == 'b' || c1 == 'B')) {
                 j = i + 2;
                 while (j < len && is_word_char((unsigned char)s[j]))
@@ -234,6 +236,7 @@ static int lex_one(sql_lexer *lx, sql_token *t)
                 while (j < len && is_digit((unsigned char)s[j]))
                     j++;
                 if (j < len && s[j] == '.') {
+                    plain_digits = 0;
                     j++;
                     while (j < len && is_digit((unsigned char)s[j]))
                         j++;
@@ -242,12 +245,14 @@ static int lex_one(sql_lexer *lx, sql_token *t)
                     (is_digit((unsigned char)s[j + 1]) ||
                      ((s[j + 1] == '+' || s[j + 1] == '-') && j + 2 < len && is_digit((unsigned char)s[j + 2])))) {
                     j += 2;
+                    plain_digits = 0;
                     while (j < len && is_digit((unsigned char)s[j]))
                         j++;
                 }
             }
-            /* Digits running into letters ("1st", "5desc") form an identifier, not a number. */
-            if (j < len && is_word_char((unsigned char)s[j]) && !(s[j] == 'e' || s[j] == 'E')) {
+            /* Digits running into letters ("1st", "5desc") form an identifier; a decimal or exponent number ends
+             * where the letters start, as in MySQL ("1e1union", "1.union"). */
+            if (plain_digits && j < len && is_word_char((unsigned char)s[j]) && !(s[j] == 'e' || s[j] == 'E')) {
                 while (j < len && is_word_char((unsigned char)s[j]))
                     j++;
                 t->type = T_BAREWORD;
@@ -266,7 +271,7 @@ static int lex_one(sql_lexer *lx, sql_token *t)
             if (j == i + 1 && j < len && s[j] == '\'' &&
                 (c == 'n' || c == 'N' || c == 'x' || c == 'X' || c == 'b' || c == 'B' || c == 'e' || c == 'E')) {
                 int unterminated = 0;
-                lx->pos = skip_quoted(s, len, j + 1, '\'', &unterminated);
+                lx->pos = skip_quoted(s, len, j + 1, '\'', lx->backslash_escapes, &unterminated);
                 t->type = T_STRING;
                 t->unterminated = (unsigned char)unterminated;
                 t->pos = j + 1;
@@ -339,14 +344,14 @@ static int is_operand(char type)
 
 /* Tokenizes and folds. Returns the number of folded tokens; *inline_comment is set when a comment sat between
  * tokens (used as whitespace, a classic filter evasion). */
-static size_t tokenize_folded(const char *s, size_t len, char context, sql_token *out, int *inline_comment)
+static size_t tokenize_folded(const char *s, size_t len, char context, int backslash_escapes, sql_token *out, int *inline_comment)
 {
-    sql_lexer lx = {s, len, 0, 0};
+    sql_lexer lx = {s, len, 0, 0, backslash_escapes};
     size_t n = 0;
     *inline_comment = 0;
     if (context) {
         int unterminated = 0;
-        lx.pos = skip_quoted(s, len, 0, context, &unterminated);
+        lx.pos = skip_quoted(s, len, 0, context, backslash_escapes, &unterminated);
         memset(&out[0], 0, sizeof(out[0]));
         out[0].type = T_STRING;
         out[0].len = lx.pos ? lx.pos - 1 : 0;
@@ -741,21 +746,29 @@ static void write_fingerprint(const sql_token *t, size_t n, char fingerprint[16]
 
 int rs_detect_sqli(const char *s, size_t len, char fingerprint[16])
 {
-    static const char contexts[] = {0, '\'', '"', '`'};
+    /* quoting context of the injection point, and whether backslash escapes a quote (MySQL) or not (standard) */
+    static const struct {
+        char quote;
+        char backslash_escapes;
+    } contexts[] = {{0, 1}, {'\'', 1}, {'"', 1}, {'`', 0}, {'\'', 0}, {'"', 0}};
     sql_token tokens[MAX_TOKENS];
     if (s == NULL)
         return 0;
-    for (size_t c = 0; c < sizeof(contexts); c++) {
-        if (contexts[c] && memchr(s, contexts[c], len) == NULL)
+    int has_backslash = memchr(s, '\\', len) != NULL;
+    for (size_t c = 0; c < sizeof(contexts) / sizeof(contexts[0]); c++) {
+        char quote = contexts[c].quote;
+        if (quote && memchr(s, quote, len) == NULL)
             continue; /* the value never leaves the string: nothing to inject */
+        if (quote != '`' && !contexts[c].backslash_escapes && !has_backslash)
+            continue; /* same tokens as the escaping variant */
         int inline_comment = 0;
-        size_t n = tokenize_folded(s, len, contexts[c], tokens, &inline_comment);
+        size_t n = tokenize_folded(s, len, quote, contexts[c].backslash_escapes, tokens, &inline_comment);
         /* "name=<payload>": a nested parameter (a query string inside a value) is judged from after its '=' */
         size_t skip = 0;
-        if (!contexts[c] && n > 2 && tokens[0].type == T_BAREWORD && tokens[1].type == T_OPERATOR && tokens[1].len == 1 &&
+        if (!quote && n > 2 && tokens[0].type == T_BAREWORD && tokens[1].type == T_OPERATOR && tokens[1].len == 1 &&
             s[tokens[1].pos] == '=')
             skip = 2;
-        int hit = contexts[c] == '`' ? judge_identifier(s, tokens, n) : judge(s, tokens, n, contexts[c], inline_comment);
+        int hit = quote == '`' ? judge_identifier(s, tokens, n) : judge(s, tokens, n, quote, inline_comment);
         if (hit || (skip && judge(s, tokens + skip, n - skip, 0, inline_comment))) {
             if (fingerprint)
                 write_fingerprint(tokens, n, fingerprint);

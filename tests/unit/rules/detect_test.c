@@ -76,6 +76,10 @@ static const char *const sqli_attacks[] = {
     "concat(",
     "1 in (select password from users)",
     "x' -email--",
+    /* tokenizer corner cases: MySQL number/keyword adjacency, a backslash that standard SQL does not honour */
+    "1e1union select 1",
+    "\\' or 1=1--",
+    "1.union select 1",
 };
 
 static const char *const sqli_benign[] = {
@@ -113,6 +117,9 @@ static const char *const sqli_benign[] = {
     "-42",
     "price >= 10 & < 20",
     "from Paris to Rome",
+    "C:\\Users\\bob's files",
+    "shutdown",
+    "exec (Closes: #1021821)",
     "",
 };
 
@@ -182,6 +189,8 @@ static const char *const xss_benign[] = {
     "O'Reilly said \"hi\" & left",
     "john.doe@example.com",
     "https://www.youtube.com/watch?v=abc&t=1s",
+    "Function(x) is defined below",
+    "OnStartupSec=",
     "",
 };
 
