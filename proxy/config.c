@@ -283,6 +283,31 @@ static int check_keys(ep_conf_ctx_t *c, const ep_node_t *n, const char *what, co
     return ep_conf_check_map(c, n, what, keys);
 }
 
+/* A list entry that failed to parse is not counted, so ep_config_free would not see it: free it here. */
+static void free_listener(ep_listen_conf_t *l)
+{
+    free(l->host);
+    free(l->tls_cert);
+    free(l->tls_key);
+    memset(l, 0, sizeof(*l));
+}
+
+static void free_upstream(ep_upstream_conf_t *u)
+{
+    for (size_t j = 0; j < u->nservers; ++j)
+        free(u->servers[j]);
+    free(u->servers);
+    free(u->name);
+    memset(u, 0, sizeof(*u));
+}
+
+static void free_route(ep_route_t *r)
+{
+    free(r->host);
+    free(r->path_prefix);
+    memset(r, 0, sizeof(*r));
+}
+
 ep_config_t *ep_config_parse(ep_conf_ctx_t *c, const ep_node_t *root, const char *file)
 {
     ep_config_t *conf = calloc(1, sizeof(*conf));
@@ -297,11 +322,15 @@ ep_config_t *ep_config_parse(ep_conf_ctx_t *c, const ep_node_t *root, const char
     if (ln != NULL && ln->type == EP_NODE_SCALAR) {
         conf->listen = calloc(1, sizeof(*conf->listen));
         conf->nlisten = parse_listener(c, ln, conf->listen, 1) == 0;
+        if (conf->nlisten == 0)
+            free_listener(conf->listen);
     } else if (ln != NULL && ep_conf_expect(c, ln, EP_NODE_SEQ, "listen") == 0) {
         conf->listen = calloc(ln->count + 1, sizeof(*conf->listen));
         for (size_t i = 0; i < ln->count; ++i)
             if (parse_listener(c, ln->values[i], &conf->listen[conf->nlisten], 1) == 0)
                 ++conf->nlisten;
+            else
+                free_listener(&conf->listen[conf->nlisten]);
     }
     if (ln == NULL) {
         conf->listen = calloc(1, sizeof(*conf->listen));
@@ -342,6 +371,8 @@ ep_config_t *ep_config_parse(ep_conf_ctx_t *c, const ep_node_t *root, const char
         for (size_t i = 0; i < ups->count; ++i)
             if (parse_upstream(c, ups->keys[i], ups->values[i], &conf->upstreams[conf->nupstreams]) == 0)
                 ++conf->nupstreams;
+            else
+                free_upstream(&conf->upstreams[conf->nupstreams]);
     }
     const ep_node_t *routes = ep_node_get(root, "routes");
     if (routes != NULL && ep_conf_expect(c, routes, EP_NODE_SEQ, "routes") == 0) {
@@ -349,6 +380,8 @@ ep_config_t *ep_config_parse(ep_conf_ctx_t *c, const ep_node_t *root, const char
         for (size_t i = 0; i < routes->count; ++i)
             if (parse_route(c, conf, routes->values[i], &conf->routes[conf->nroutes]) == 0)
                 ++conf->nroutes;
+            else
+                free_route(&conf->routes[conf->nroutes]);
     }
     const char *defup;
     if (ep_conf_str(c, root, "default_upstream", NULL, &defup) == 0 && defup != NULL) {

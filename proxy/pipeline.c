@@ -117,7 +117,7 @@ static void send_upstream(ep_pctx_t *p, h2o_req_t *req, ep_server_t *s, int defe
     const ep_config_t *conf = p->r.gen->conf;
     p->server = s;
     h2o_req_overrides_t *ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
-    *ov = (h2o_req_overrides_t){NULL};
+    memset(ov, 0, sizeof(*ov));
     ov->socketpool = &s->pool;
     ov->client_ctx = &p->wg->client_ctx;
     ov->location_rewrite.match = &s->url;
@@ -126,7 +126,7 @@ static void send_upstream(ep_pctx_t *p, h2o_req_t *req, ep_server_t *s, int defe
     h2o_iovec_t *name = h2o_mem_alloc_pool(&req->pool, sizeof(*name));
     *name = h2o_iovec_init(conf->request_id.header, strlen(conf->request_id.header));
     cmds[0] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, name, p->r.request_id};
-    cmds[1] = (h2o_headers_command_t){H2O_HEADERS_CMD_NULL};
+    cmds[1] = (h2o_headers_command_t){.cmd = H2O_HEADERS_CMD_NULL};
     ov->headers_cmds = cmds;
     p->errlog_mark = req->error_logs.size;
     if (deferred)

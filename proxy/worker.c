@@ -215,7 +215,7 @@ static SSL_CTX *make_ssl_ctx(const ep_listen_conf_t *l)
         SSL_CTX_free(ctx);
         return NULL;
     }
-    static const h2o_iovec_t http1_only[] = {{H2O_STRLIT("http/1.1")}, {NULL}};
+    static const h2o_iovec_t http1_only[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
     h2o_ssl_register_alpn_protocols(ctx, l->http2 ? h2o_alpn_protocols : http1_only);
     return ctx;
 }
