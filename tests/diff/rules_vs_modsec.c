@@ -5,7 +5,7 @@
  *   rules_vs_modsec compare --pl N [--min-identical PCT] [--list] RAWFILE RULEFILE...
  *       runs every request through both engines and compares the set of logged rule ids and the disposition;
  *       prints the share of identical requests and, per rule id, where they differ.
- *   rules_vs_modsec score --pl N [--modsec] [--list] RAWFILE RULEFILE...
+ *   rules_vs_modsec score --pl N [--threshold N] [--modsec] [--list] RAWFILE RULEFILE...
  *       blocks per corpus category (TPR on attacks, FPR on legitimate requests) for our engine, or for
  *       libmodsecurity with --modsec, and which rules fire on legitimate requests: the tuning loop's tool.
  *   rules_vs_modsec bench --pl N [--rounds R] RAWFILE RULEFILE...
@@ -168,13 +168,13 @@ static int ours_run(rs_tx_t *tx, rs_db_t *db, const rs_request_t *req, idset_t *
     return status;
 }
 
-static char *pl_setup(int pl)
+static char *pl_setup(int pl, int threshold)
 {
     char *s;
     if (asprintf(&s,
                  "SecAction \"id:100090,phase:1,pass,nolog,t:none,setvar:tx.paranoia_level=%d,"
-                 "setvar:tx.inbound_anomaly_score_threshold=5,setvar:tx.outbound_anomaly_score_threshold=4\"\n",
-                 pl) < 0)
+                 "setvar:tx.inbound_anomaly_score_threshold=%d,setvar:tx.outbound_anomaly_score_threshold=4\"\n",
+                 pl, threshold) < 0)
         abort();
     return s;
 }
@@ -213,7 +213,9 @@ static void count_diff(rule_diff_t *d, size_t *nd, uint32_t id, int ours)
 
 static int usage(void)
 {
-    fputs("usage: rules_vs_modsec compare|score|bench --pl N [--min-identical PCT] [--list] [--rounds R] RAWFILE RULEFILE...\n", stderr);
+    fputs("usage: rules_vs_modsec compare|score|bench --pl N [--threshold N] [--min-identical PCT] [--list] [--rounds R] RAWFILE "
+          "RULEFILE...\n",
+          stderr);
     return 2;
 }
 
@@ -222,12 +224,14 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage();
     const char *mode = argv[1];
-    int pl = 1, list = 0, rounds = 3, use_modsec = 0;
+    int pl = 1, list = 0, rounds = 3, use_modsec = 0, threshold = 5;
     double min_identical = -1;
     int i = 2;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--pl") == 0 && i + 1 < argc)
             pl = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc)
+            threshold = atoi(argv[++i]);
         else if (strcmp(argv[i], "--min-identical") == 0 && i + 1 < argc)
             min_identical = atof(argv[++i]);
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
@@ -248,7 +252,7 @@ int main(int argc, char **argv)
     size_t nfiles = (size_t)(argc - i);
 
     /* both engines: generated paranoia setup first, then the same files */
-    char *setup = pl_setup(pl);
+    char *setup = pl_setup(pl, threshold);
     rs_source_t *src = calloc(nfiles + 1, sizeof(*src));
     src[0] = (rs_source_t){"<paranoia>", setup, strlen(setup)};
     for (size_t k = 0; k < nfiles; k++)
