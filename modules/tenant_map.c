@@ -61,7 +61,12 @@ static uint32_t id_hash(const char *s, size_t len)
         h ^= (unsigned char)s[i];
         h *= 16777619u;
     }
-    return h ^ (h >> 15);
+    /* final avalanche (murmur3 fmix32): sequential ids must not cluster under linear probing */
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    return h ^ (h >> 16);
 }
 
 static const char *intern(ep_tenant_map_t *m, const char *s, size_t len)
