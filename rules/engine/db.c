@@ -132,7 +132,7 @@ static void build_prefilter(rs_db_t *db)
             if (lits[k].len == 0)
                 usable = 0;
         if (!usable) {
-            if (n > 0)
+            if (n >= 0) /* n == 0: an operator that never matches; it simply runs unfiltered */
                 rs_op_literals_free(lits, n);
             db->stats.unfiltered++;
             continue;

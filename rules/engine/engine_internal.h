@@ -131,6 +131,7 @@ struct st_rs_tx_t {
     void *match_data; /* pcre2_match_data for key selectors */
     rs_buf_t tbuf;    /* transformation output */
     rs_buf_t mbuf;    /* macro expansion */
+    rs_buf_t xbuf;    /* XML text being collected */
 
     /* variables */
     rs_str_t scalar[RS_VAR__COUNT];

@@ -97,6 +97,7 @@ void rs_tx_free(rs_tx_t *tx)
     pcre2_match_data_free((pcre2_match_data *)tx->match_data);
     rs_buf_free(&tx->tbuf);
     rs_buf_free(&tx->mbuf);
+    rs_buf_free(&tx->xbuf);
     for (int i = 0; i < RS_VAR__COUNT; i++)
         free(tx->coll[i].items);
     free(tx->matched_vars.items);
@@ -498,12 +499,12 @@ static int process_body(rs_tx_t *tx)
     rs_body_sink_t sink = {sink_item, &c};
     if (tx->body_processor == RS_BODYPROC_XML) {
         if (!nofiles_exceeded) {
-            rs_buf_t text = {0};
-            c.xml_text = &text;
+            rs_buf_t *text = &tx->xbuf;
+            text->len = 0;
+            c.xml_text = text;
             rs_parse_xml(body, 10000, &sink, &tx->tbuf, &err);
             if (!err.error)
-                rs_kvlist_push(&tx->coll[RS_VAR_XML], RS_STR("/*"), dup_str(tx, rs_str(text.base ? text.base : "", text.len)));
-            rs_buf_free(&text);
+                rs_kvlist_push(&tx->coll[RS_VAR_XML], RS_STR("/*"), dup_str(tx, rs_str(text->base ? text->base : "", text->len)));
             if (err.error)
                 set_body_error(tx, "XML parsing error: ", err.message);
             else

@@ -80,10 +80,12 @@ static int computed_scalar(rs_tx_t *tx, int var, rs_str_t *out)
         *out = fmt_num(tx, tx->highest_severity);
         return 1;
     case RS_VAR_DURATION: {
+        /* seconds since the transaction began, printed as std::to_string(double) (ModSecurity's format) */
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        long long us = (long long)(ts.tv_sec - tx->start_mono.tv_sec) * 1000000 + (ts.tv_nsec - tx->start_mono.tv_nsec) / 1000;
-        *out = fmt_num(tx, us);
+        double secs = (double)(ts.tv_sec - tx->start_mono.tv_sec) + (double)(ts.tv_nsec - tx->start_mono.tv_nsec) / 1e9;
+        n = snprintf(buf, sizeof(buf), "%f", secs);
+        *out = rs_str(rs_arena_dup(&tx->arena, buf, (size_t)n), (size_t)n);
         return 1;
     }
     case RS_VAR_TIME_EPOCH:
@@ -269,7 +271,7 @@ void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_v
     }
 
     if (var == RS_VAR_RULE) {
-        static const char *const props[] = {"id", "phase", "severity", "msg", "logdata", "rev", "ver"};
+        static const char *const props[] = {"id", "rev", "severity", "logdata", "msg"};
         size_t count = 0;
         for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
             rs_str_t k = rs_str(props[i], strlen(props[i])), v;
