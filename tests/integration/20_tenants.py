@@ -3,10 +3,12 @@
 path prefix (stripped), unknown tenants (421 body, then a default tenant after a reload), the tenant map swapped
 by a reload (a broken map is rejected with FILE:LINE:COL and the old one keeps serving), preview hosts routed to
 an upstream made from the capture, GET /tenants/{id} and `edgeproxy ctl tenant where`, access log fields."""
+import base64
 import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import eptest  # noqa: E402
@@ -18,12 +20,12 @@ acme: {placement: single, upstream: acme-single, ruleset: strict, detection_only
 """
 
 
-def config(stable, canary, acme, extra_tenants=""):
+def config(stable, canary, acme, extra_tenants="", sources="[host, header, path]"):
     return eptest.basic_config({"multi-stable": [stable.port], "multi-canary": [canary.port], "acme-single": [acme.port]},
                                extra="""
 tenants:
   map: tenants.yaml
-  sources: [host, header, path]
+  sources: %s
   shared_upstream: multi-stable
   hosts:
     - "*.demo.test"
@@ -41,7 +43,7 @@ canary:
       stable: multi-stable
       canary: multi-canary
       weight: 0
-""" % extra_tenants)
+""" % (sources, extra_tenants))
 
 
 def start(s, c, a, extra=""):
@@ -187,6 +189,71 @@ def test_admin_where():
         assert r.returncode == 1 and "401" in r.stderr, r
 
 
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jwt_material(d):
+    """An RSA key made with the openssl CLI, its JWKS, and a signer for RS256 tokens."""
+    key = os.path.join(d, "signing.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key],
+                   check=True, capture_output=True, timeout=60)
+    mod = subprocess.run(["openssl", "rsa", "-in", key, "-noout", "-modulus"], check=True, capture_output=True,
+                         text=True, timeout=30).stdout.strip().split("=", 1)[1]
+    jwks = {"keys": [{"kty": "RSA", "kid": "k1", "use": "sig", "n": b64url(bytes.fromhex(mod)), "e": "AQAB"}]}
+    with open(os.path.join(d, "jwks.json"), "w") as f:
+        json.dump(jwks, f)
+
+    def sign(claims, header=None):
+        si = b64url(json.dumps(header or {"alg": "RS256", "kid": "k1"}).encode()) + "." + b64url(json.dumps(claims).encode())
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=si.encode(), check=True,
+                             capture_output=True, timeout=30).stdout
+        return si + "." + b64url(sig)
+    return sign
+
+
+def test_jwt_source():
+    with eptest.EchoOrigin("multi-stable") as s, eptest.EchoOrigin("multi-canary") as c, \
+            eptest.EchoOrigin("acme-single") as a:
+        extra = "  jwt: {jwks: jwks.json, claim: tenant, issuer: https://id.test, audience: edgeproxy}"
+        p = eptest.Proxy(config(s, c, a, extra, sources="[jwt, host]"), start=False)
+        with p:
+            with open(p.path("tenants.yaml"), "w") as f:
+                f.write(MAP)
+            sign = jwt_material(p.dir)
+            p.start()
+            now = int(time.time())
+            good = sign({"iss": "https://id.test", "aud": "edgeproxy", "tenant": "acme", "exp": now + 600})
+            # a verified claim wins over the host (jwt is listed first); repeats come from the cache
+            import http.client
+            conn = http.client.HTTPConnection("127.0.0.1", p.port, timeout=10)
+            for _ in range(10):
+                st, _, body = eptest.request(p.port, "GET", "/", conn=conn,
+                                             headers={"Host": "globex.demo.test", "Authorization": "Bearer " + good})
+                assert st == 200 and json.loads(body)["backend"] == "acme-single", (st, body)
+            conn.close()
+            m = eptest.admin(p, "GET", "/metrics")[2].decode()
+            hits = int(m.split('edgeproxy_tenant_jwt_total{result="cache_hit"} ')[1].split()[0])
+            verified = int(m.split('edgeproxy_tenant_jwt_total{result="verified"} ')[1].split()[0])
+            assert verified >= 1 and hits + verified == 10 and hits >= 8, m
+            # refused tokens never select a tenant: the host decides (globex), or nothing does (421)
+            bad = [sign({"iss": "https://id.test", "aud": "edgeproxy", "tenant": "acme", "exp": now - 3600}),
+                   sign({"iss": "https://evil.test", "aud": "edgeproxy", "tenant": "acme", "exp": now + 600}),
+                   sign({"iss": "https://id.test", "aud": "other", "tenant": "acme", "exp": now + 600}),
+                   sign({"iss": "https://id.test", "aud": "edgeproxy", "tenant": "acme", "exp": now + 600},
+                        header={"alg": "RS512", "kid": "k1"}),
+                   b64url(b'{"alg":"none"}') + "." + b64url(json.dumps({"tenant": "acme", "exp": now + 600}).encode()) + ".",
+                   good[:-6] + ("AAAAAA" if not good.endswith("AAAAAA") else "BBBBBB")]
+            for tok in bad:
+                st, _, body = eptest.request(p.port, "GET", "/", headers={"Host": "globex.demo.test",
+                                                                        "Authorization": "Bearer " + tok})
+                assert st == 200 and json.loads(body)["backend"] == "multi-stable", (tok, st, body)
+                st, _, body = eptest.request(p.port, "GET", "/", headers={"Authorization": "Bearer " + tok})
+                assert st == 421, (tok, st, body)
+            m = eptest.admin(p, "GET", "/metrics")[2].decode()
+            assert int(m.split('edgeproxy_tenant_jwt_total{result="refused"} ')[1].split()[0]) == 2 * len(bad), m
+
+
 if __name__ == "__main__":
     eptest.run([test_placements, test_unknown_tenant_and_default, test_map_reload_is_atomic_and_checked,
-                test_preview_environments, test_admin_where])
+                test_preview_environments, test_admin_where, test_jwt_source])

@@ -271,6 +271,51 @@ def test_ctl():
         assert r.returncode == 2 and "token" in r.stderr, r
 
 
+def test_tenant_pinned_and_own_service():
+    """Tenant settings: a pinned tenant never reaches the canary; a single tenant with its own service splits
+    between its own stable and canary backends; other single tenants are not part of the shared service."""
+    with eptest.EchoOrigin("multi-stable") as s, eptest.EchoOrigin("multi-canary") as c, \
+            eptest.EchoOrigin("acme-single") as a, eptest.EchoOrigin("acme-canary") as ac, \
+            eptest.EchoOrigin("hooli-single") as h:
+        cfg = eptest.basic_config({"multi-stable": [s.port], "multi-canary": [c.port], "acme-single": [a.port],
+                                   "acme-canary": [ac.port], "hooli-single": [h.port]}, extra="""
+tenants:
+  map: tenants.yaml
+  shared_upstream: multi-stable
+  hosts: ["*.demo.test"]
+canary:
+  services:
+    app:
+      stable: multi-stable
+      canary: multi-canary
+      weight: 100
+    acme-app:
+      hosts: [never.example]
+      stable: acme-single
+      canary: acme-canary
+      weight: 100
+""")
+        p = eptest.Proxy(cfg, start=False)
+        with p:
+            with open(p.path("tenants.yaml"), "w") as f:
+                f.write("globex: multi\n"
+                        "initech: {placement: multi, pinned: stable}\n"
+                        "acme: {placement: single, upstream: acme-single, service: acme-app}\n"
+                        "hooli: {placement: single, upstream: hooli-single}\n")
+            p.start()
+            assert set(variants(p, 5, headers={"Host": "globex.demo.test"})) == {"multi-canary"}
+            assert set(variants(p, 5, headers={"Host": "initech.demo.test"})) == {"multi-stable"}
+            assert set(variants(p, 5, headers={"Host": "acme.demo.test"})) == {"acme-canary"}
+            assert set(variants(p, 5, headers={"Host": "hooli.demo.test"})) == {"hooli-single"}
+            eptest.admin(p, "PUT", "/canary/acme-app", {"weight": 0, "reason": "acme back to stable"})
+            assert set(variants(p, 5, headers={"Host": "acme.demo.test"})) == {"acme-single"}
+            m = eptest.admin(p, "GET", "/metrics")[2].decode()
+            assert 'edgeproxy_canary_requests_total{service="acme-app",variant="canary",placement="single"} 5' in m, m
+            assert 'edgeproxy_canary_requests_total{service="app",variant="stable",placement="multi"} 5' in m, m
+            entries = [e for e in p.access_log() if e.get("tenant") == "hooli"]
+            assert entries and entries[-1]["service"] is None, entries[-1:]
+
+
 if __name__ == "__main__":
     eptest.run([test_weight_api_takes_effect, test_api_errors, test_sticky_and_override, test_audit_and_restart_and_reload,
-                test_auto_rollback, test_schedule_advances_and_stops, test_ctl])
+                test_auto_rollback, test_schedule_advances_and_stops, test_ctl, test_tenant_pinned_and_own_service])
