@@ -791,6 +791,8 @@ static ep_status_t waf_on_req(const void *cp, void *gstate, void *tstate, ep_req
     const ep_waf_conf_t *conf = cp;
     ep_waf_global_t *g = gstate;
     waf_thread_t *t = tstate;
+    if (conf == NULL)
+        return EP_NEXT; /* no waf section in this generation */
     const ep_waf_ruleset_t *rs = choose_ruleset(conf, req);
     if (rs == NULL || rs->mode == EP_WAF_MODE_OFF || rs->db == NULL)
         return EP_NEXT;
@@ -875,7 +877,7 @@ static void waf_on_response(const void *cp, void *gstate, void *tstate, ep_req_t
 {
     const ep_waf_conf_t *conf = cp;
     waf_req_t *w = req->waf_ctx;
-    if (w == NULL || w->tx == NULL || !w->have_verdict || strcmp(req->waf_action ? req->waf_action : "", "block") == 0)
+    if (conf == NULL || w == NULL || w->tx == NULL || !w->have_verdict || strcmp(req->waf_action ? req->waf_action : "", "block") == 0)
         return;
     h2o_req_t *h = req->h2o;
     size_t n = h->res.headers.size;
