@@ -439,9 +439,11 @@ static int statement_at(const sql_token *t, size_t n, size_t i)
     char a = type_at(t, n, i + 1), b = type_at(t, n, i + 2);
     switch (t[i].word) {
     case SW_SELECT:
-        if (a == T_OPERATOR || is_value(a) || a == T_FUNCTION || a == T_LPAREN)
+        if (a == T_LPAREN) /* select (1), select (select ...); not "select() also ..." */
+            return b == T_STATEMENT || is_value(b) || b == T_FUNCTION || b == T_LPAREN;
+        if (a == T_OPERATOR || is_value(a) || a == T_FUNCTION)
             return b == 0 || b == T_COMMA || b == T_COMMENT || b == T_KEYWORD || b == T_UNION || b == T_SEMICOLON ||
-                   a == T_FUNCTION || a == T_LPAREN || b == T_LOGIC || b == T_OPERATOR;
+                   a == T_FUNCTION || b == T_LOGIC || b == T_OPERATOR;
         if (a == T_BAREWORD && t[i + 1].risky)
             return 1; /* select pg_sleep, select information_schema.x */
         if (a == T_BAREWORD)
@@ -451,8 +453,10 @@ static int statement_at(const sql_token *t, size_t n, size_t i)
         return 0;
     case SW_INSERT:
         return a == T_BAREWORD && (b == T_LPAREN || t[i + 2].word == SW_VALUES || (b == T_STATEMENT && t[i + 2].word == SW_SELECT));
-    case SW_DELETE:
-        return a == T_KEYWORD && t[i + 1].word == SW_FROM && b == T_BAREWORD;
+    case SW_DELETE: /* "delete from cart" is a button label; DELETE FROM t WHERE / ; / -- is SQL */
+        return a == T_KEYWORD && t[i + 1].word == SW_FROM && b == T_BAREWORD &&
+               (type_at(t, n, i + 3) == T_SEMICOLON || type_at(t, n, i + 3) == T_COMMENT ||
+                (type_at(t, n, i + 3) == T_KEYWORD && (t[i + 3].word == SW_WHERE || t[i + 3].word == SW_LIMIT)));
     case SW_UPDATE:
         return a == T_BAREWORD && b == T_KEYWORD && t[i + 2].word == SW_SET;
     case SW_DROP:
@@ -483,9 +487,11 @@ static int condition_at(const sql_token *t, size_t n, size_t i, int strict)
     char c = type_at(t, n, i);
     if (c == T_FUNCTION || c == T_VARIABLE)
         return 1;
-    if (c == T_LPAREN) {
+    if (c == T_LPAREN) { /* (select ...), (sleep(1)), ((...)), or a condition in parentheses; not "(0, 0)" */
         char d = type_at(t, n, i + 1);
-        return d == T_STATEMENT || is_value(d) || d == T_FUNCTION || d == T_LPAREN || condition_at(t, n, i + 1, strict);
+        if (is_value(d) && type_at(t, n, i + 2) == T_RPAREN && type_at(t, n, i + 3) == T_OPERATOR && (t[i + 3].op & OP_COMPARE))
+            return 1; /* (1)=(1) */
+        return d == T_STATEMENT || d == T_FUNCTION || d == T_LPAREN || condition_at(t, n, i + 1, strict);
     }
     if (c == T_STATEMENT)
         return statement_at(t, n, i);
@@ -597,6 +603,14 @@ static int is_plain_comparison(const char *src, const sql_token *op)
     return 1;
 }
 
+static int has_space(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (is_space((unsigned char)s[i]))
+            return 1;
+    return 0;
+}
+
 /* PostgreSQL JSON/containment operators: #>, #>>, #-, @>, <@, @?, @@, ?, ?|, ?& */
 static int is_json_operator(const char *src, const sql_token *op)
 {
@@ -621,6 +635,9 @@ static int comment_is_terminal(const char *src, const sql_token *c, char quote)
 static int judge(const char *src, const sql_token *t, size_t n, char context, int inline_comment)
 {
     int quoted = context != 0;
+    /* Prose quotes words ("skip until '>'", "Single-line ' or \" string"); an injected value rarely has spaces
+     * before the quote it closes. The weak shapes below (quote then comparison, comment or bare OR) need that. */
+    int plain_prefix = quoted && n > 0 && t[0].len > 0 ? !has_space(src, t[0].len) : quoted;
     for (size_t i = 0; i < n; i++) {
         char c = t[i].type;
         /* UNION [ALL] SELECT, a second statement, a subquery */
@@ -682,7 +699,7 @@ static int judge(const char *src, const sql_token *t, size_t n, char context, in
                     (type_at(t, n, k + 3) == 0 || type_at(t, n, k + 3) == T_COMMENT)) ||
                    a == T_FUNCTION;
         }
-        return condition_at(t, n, j + 1, strict && !closed_paren);
+        return condition_at(t, n, j + 1, (strict && !closed_paren) || (quoted && !plain_prefix));
     case T_CLAUSE: { /* ORDER BY 3--, HAVING 1=1, GROUP BY x,y */
         char d = type_at(t, n, j + 1), e = type_at(t, n, j + 2);
         if (first == T_BAREWORD && !closed_paren)
@@ -700,10 +717,10 @@ static int judge(const char *src, const sql_token *t, size_t n, char context, in
     }
     case T_SEMICOLON: {
         char d = type_at(t, n, j + 1);
-        return quoted && (d == 0 || d == T_COMMENT || d == T_STATEMENT || d == T_DELAY);
+        return quoted && (((d == 0 || d == T_COMMENT) && plain_prefix) || d == T_STATEMENT || d == T_DELAY);
     }
-    case T_COMMENT: /* admin'--, admin'#, admin') followed by a block comment */
-        return (quoted || closed_paren) && comment_is_terminal(src, &t[j], context);
+    case T_COMMENT: /* admin'--, admin'#, admin') followed by a block comment; "1) --" but not "anyway) -- again" */
+        return ((quoted && plain_prefix) || (closed_paren && first != T_BAREWORD)) && comment_is_terminal(src, &t[j], context);
     case T_OPERATOR:
         /* "name LIKE '": a comparison left open on a quote */
         if (first == T_BAREWORD && !quoted && (t[j].op & OP_COMPARE) && is_plain_comparison(src, &t[j]) && j + 2 == n &&
@@ -717,7 +734,7 @@ static int judge(const char *src, const sql_token *t, size_t n, char context, in
         if (type_at(t, n, j + 1) == T_FUNCTION || (type_at(t, n, j + 1) == T_LPAREN && statement_at(t, n, j + 2)))
             return 1;
         if ((t[j].op & OP_COMPARE) && is_plain_comparison(src, &t[j]) && is_value(type_at(t, n, j + 1)) &&
-            type_at(t, n, j + 2) != T_RPAREN && !(t[j + 1].unterminated && t[j + 1].len > 8))
+            type_at(t, n, j + 2) != T_RPAREN && !(t[j + 1].unterminated && t[j + 1].len > 8) && (plain_prefix || !quoted))
             return is_terminator(t, n, j + 2);
         return 0;
     case T_KEYWORD:
@@ -733,7 +750,7 @@ static int judge_identifier(const char *src, const sql_token *t, size_t n)
     if (fragment_at_start(t, n))
         return 1;
     return n >= 3 && t[1].type == T_OPERATOR && (t[1].op & OP_COMPARE) && is_plain_comparison(src, &t[1]) && is_value(t[2].type) &&
-           (n == 3 || t[3].type == T_COMMENT);
+           !(t[2].unterminated && t[2].len > 8) && !has_space(src, t[0].len) && (n == 3 || t[3].type == T_COMMENT);
 }
 
 static void write_fingerprint(const sql_token *t, size_t n, char fingerprint[16])

@@ -80,6 +80,7 @@ static const char *const sqli_attacks[] = {
     "1e1union select 1",
     "\\' or 1=1--",
     "1.union select 1",
+    "1 or (1)=(1)",
 };
 
 static const char *const sqli_benign[] = {
@@ -120,6 +121,14 @@ static const char *const sqli_benign[] = {
     "C:\\Users\\bob's files",
     "shutdown",
     "exec (Closes: #1021821)",
+    /* technical prose that quotes symbols */
+    "style content model; just skip until '>'",
+    "First (or only) line of ' or \" string.",
+    "select() also can't accept a FD > FD_SETSIZE",
+    "anyway) -- again, this is to support pickle",
+    "or (0, 0) if no source is available.",
+    "delete from cart",
+    "Tune2fs and e2fsck accept pathnames which include '=' characters",
     "",
 };
 
@@ -191,6 +200,7 @@ static const char *const xss_benign[] = {
     "https://www.youtube.com/watch?v=abc&t=1s",
     "Function(x) is defined below",
     "OnStartupSec=",
+    "vererbung!!!!!!!!!!!!!!!!!!!!!! [sic]",
     "",
 };
 
