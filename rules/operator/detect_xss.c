@@ -562,10 +562,11 @@ static int looks_like_js_argument(const html_view *v, size_t i)
 static int scan_javascript(const html_view *v)
 {
     size_t i = 0, next;
-    int prev_sig = 0;  /* last significant non-identifier character */
-    int after_new = 0; /* the previous identifier was "new" */
-    size_t soup = 0;   /* run of JSFuck alphabet: []()!+ */
-    int soup_has_bang = 0, soup_has_bracket = 0;
+    int prev_sig = 0;   /* last significant non-identifier character */
+    int after_new = 0;  /* the previous identifier was "new" */
+    size_t soup = 0;    /* run of JSFuck alphabet: []()!+ */
+    int soup_pairs = 0; /* "[]" inside the run: JSFuck is built from empty arrays */
+    int soup_has_bang = 0, soup_prev = 0;
     char ident[24];
     while (i < v->len) {
         int c = char_at(v, i, &next);
@@ -574,14 +575,14 @@ static int scan_javascript(const html_view *v)
         if (c == '[' || c == ']' || c == '(' || c == ')' || c == '!' || c == '+') {
             soup++;
             soup_has_bang |= c == '!';
-            soup_has_bracket |= c == '[';
-
+            soup_pairs += soup_prev == '[' && c == ']';
+            soup_prev = c;
             /* '+' may have been decoded to a space on the way in, so it is not required */
-            if (soup >= 12 && soup_has_bang && soup_has_bracket)
+            if (soup >= 12 && soup_has_bang && soup_pairs >= 2)
                 return 1;
         } else if (!is_html_space(c)) {
             soup = 0;
-            soup_has_bang = soup_has_bracket = 0;
+            soup_pairs = soup_has_bang = soup_prev = 0;
         }
         if (!(is_js_ident_char(c) || c == '\\') || (i > 0 && is_js_ident_char((unsigned char)v->s[i - 1]))) {
             if (!is_html_space(c) && !is_js_ident_char(c))
