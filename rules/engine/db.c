@@ -120,7 +120,9 @@ static void build_prefilter(rs_db_t *db)
         const rs_rule_t *r = cr->rule;
         if (r->kind != RS_RULE_SECRULE || r->op == NULL)
             continue;
-        if (r->multi_match || cr->op_has_macro) {
+        /* Only regexes are worth guarding: @pm and the string operators are literal scans already, and
+         * their phrase lists would only make every chain's automaton bigger. */
+        if (r->multi_match || cr->op_has_macro || rs_op_kind(r->op) != RS_OP_RX) {
             db->stats.unfiltered++;
             continue;
         }
