@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Fuzz target: the Aho-Corasick automaton against naive search. Input: first byte = flags (bit 0: nocase),
- * then patterns separated by '|' up to the first '\n', then the text. Every occurrence the naive search finds
- * must be reported, and nothing else. */
+/* Fuzz target: the Aho-Corasick automaton against naive search. Input: first byte = flags (bit 0: nocase,
+ * bits 1-2: dense-row budget variant), then patterns separated by '|' up to the first '\n', then the text.
+ * Every occurrence the naive search finds must be reported, and nothing else. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "operator/operator.h"
+#include "operator/op_internal.h"
 
 #define MAX_PATS 64
 
@@ -61,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const char *text = nl + 1;
     size_t tlen = (size_t)(end - text);
-    rs_ac_t *ac = rs_ac_build(pats, NULL, n, nocase);
+    static const size_t budgets[] = {(size_t)1 << 30, 1, 8, 64};
+    rs_ac_t *ac = rs_ac_build_budget(pats, NULL, n, nocase, budgets[(data[0] >> 1) & 3]);
     fuzz_ctx_t ctx = {pats, text, nocase, 0};
     rs_ac_scan(ac, text, tlen, on_match, &ctx);
     size_t expected = 0;

@@ -20,6 +20,10 @@ int rs_ipset_add_list(rs_ipset_t *set, const char *list, size_t len, char **err)
 /** 1 when `addr` (textual IPv4 or IPv6 address) lies in the set, 0 otherwise (also for unparsable text). */
 int rs_ipset_contains(const rs_ipset_t *set, const char *addr, size_t len);
 
+/* ---- Aho-Corasick ---- */
+/** rs_ac_build with an explicit cap on dense transition entries (states past it use sparse edges). */
+rs_ac_t *rs_ac_build_budget(const rs_str_t *patterns, const uint32_t *ids, size_t n, int nocase, size_t dense_budget);
+
 /* ---- compiled operator ---- */
 struct st_rs_op_t {
     rs_op_kind_t kind;

@@ -397,6 +397,13 @@ static int compile_byte_range(rs_op_t *op, char **err)
         size_t j = i;
         while (j < op->param_len && p[j] != ',')
             j++;
+        size_t k = i;
+        while (k < j && is_space((unsigned char)p[k]))
+            k++;
+        if (k == j && op->param_len != 0) {
+            i = j + 1; /* empty entry, e.g. a trailing comma: v3 ignores it too */
+            continue;
+        }
         const char *dash = memchr(p + i, '-', j - i);
         long lo, hi;
         if (dash == NULL) {

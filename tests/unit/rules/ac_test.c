@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "operator/operator.h"
+#include "operator/op_internal.h"
 
 #define MAX_HITS 4096
 
@@ -144,7 +144,7 @@ static int eq_fold(const char *a, const char *b, size_t n, int nocase)
 static void test_random_vs_naive(void **state)
 {
     static const char alphabet[] = "abAB-\0c";
-    for (int round = 0; round < 300; round++) {
+    for (int round = 0; round < 2000; round++) {
         int nocase = round & 1;
         size_t np = 1 + rnd() % 20;
         char buf[20][8];
@@ -159,7 +159,9 @@ static void test_random_vs_naive(void **state)
         size_t tlen = rnd() % sizeof(text);
         for (size_t k = 0; k < tlen; k++)
             text[k] = alphabet[rnd() % 7];
-        rs_ac_t *ac = rs_ac_build(pats, NULL, np, nocase);
+        /* alternate between the all-dense automaton and ones with few dense rows */
+        static const size_t budgets[] = {(size_t)1 << 30, 1, 20, 200};
+        rs_ac_t *ac = rs_ac_build_budget(pats, NULL, np, nocase, budgets[round % 4]);
         hits_t h = {0};
         rs_ac_scan(ac, text, tlen, collect, &h);
         size_t expected = 0;
@@ -184,14 +186,19 @@ static void test_many_patterns(void **state)
         int len = snprintf(store[i], sizeof(store[i]), "k%dw", i * 7919);
         pats[i] = rs_str(store[i], (size_t)len);
     }
-    rs_ac_t *ac = rs_ac_build(pats, NULL, N, 1);
-    hits_t h = {0};
-    const char *text = "zz K7919W zz k39595w";
-    rs_ac_scan(ac, text, strlen(text), collect, &h);
-    assert_int_equal(h.n, 2);
-    assert_true(has_hit(&h, 1, 9));
-    assert_true(has_hit(&h, 5, strlen(text)));
-    rs_ac_free(ac);
+    for (int variant = 0; variant < 2; variant++) {
+        /* variant 1: a dense budget far below the state count, so most states are sparse */
+        rs_ac_t *ac = variant == 0 ? rs_ac_build(pats, NULL, N, 1) : rs_ac_build_budget(pats, NULL, N, 1, 1000);
+        hits_t h = {0};
+        const char *text = "zz K7919W zz k39595w";
+        rs_ac_scan(ac, text, strlen(text), collect, &h);
+        assert_int_equal(h.n, 2);
+        assert_true(has_hit(&h, 1, 9));
+        assert_true(has_hit(&h, 5, strlen(text)));
+        if (variant == 1)
+            assert_true(rs_ac_memory(ac) < 1000 * 4 + N * 12 * 24); /* bounded by the budget plus sparse edges */
+        rs_ac_free(ac);
+    }
     free(pats);
     free(store);
 }

@@ -316,6 +316,8 @@ static void test_validate(void **state)
     assert_int_equal(run("validateByteRange", "38,44-46,48-58,61,65-90,95,97-122", "a b"), 1);
     assert_int_equal(run_neg("validateByteRange", "97", "aaa"), 1);
     assert_int_equal(run("validateByteRange", "97", ""), 0);
+    assert_int_equal(run("validateByteRange", "97-98,", "ab"), 0); /* trailing comma ignored */
+    free(make_error("validateByteRange", ""));
     free(make_error("validateByteRange", "10-300"));
     free(make_error("validateByteRange", "20-10"));
     free(make_error("validateByteRange", "x"));
