@@ -164,6 +164,8 @@ static void reset_state(rs_tx_t *tx)
 
 /* ---- argument and body sinks ------------------------------------------------------------------------ */
 
+/* ModSecurity's addArgument: ARGS plus ARGS_GET / ARGS_POST (which < 0: ARGS only, as for JSON bodies),
+ * under SecArgumentsLimit, counted in ARGS_COMBINED_SIZE. */
 static void add_argument(rs_tx_t *tx, int which, rs_str_t key, rs_str_t value)
 {
     const rs_ruleset_t *rs = tx->db->rs;
@@ -171,14 +173,16 @@ static void add_argument(rs_tx_t *tx, int which, rs_str_t key, rs_str_t value)
         return;
     rs_str_t k = dup_str(tx, key), v = dup_str(tx, value);
     rs_kvlist_push(&tx->coll[RS_VAR_ARGS], k, v);
-    rs_kvlist_push(&tx->coll[which], k, v);
+    if (which >= 0)
+        rs_kvlist_push(&tx->coll[which], k, v);
     tx->args_combined += key.len + value.len;
     rs_tx_set_scalar_num(tx, RS_VAR_ARGS_COMBINED_SIZE, (long long)tx->args_combined);
 }
 
 typedef struct st_sink_ctx_t {
     rs_tx_t *tx;
-    int args_var; /* ARGS_GET or ARGS_POST */
+    int args_var;  /* ARGS_GET or ARGS_POST; -1 for ARGS only (JSON) */
+    int multipart; /* multipart fields go straight to ARGS and ARGS_POST (no limit, not in the combined size) */
     rs_buf_t *xml_text;
     uint64_t files_size;
 } sink_ctx_t;
@@ -189,7 +193,12 @@ static void sink_item(void *ctx, rs_item_kind_t kind, rs_str_t name, rs_str_t va
     rs_tx_t *tx = c->tx;
     switch (kind) {
     case RS_ITEM_ARG:
-        add_argument(tx, c->args_var, name, value);
+        if (c->multipart) {
+            rs_str_t k = dup_str(tx, name), v = dup_str(tx, value);
+            rs_kvlist_push(&tx->coll[RS_VAR_ARGS], k, v);
+            rs_kvlist_push(&tx->coll[RS_VAR_ARGS_POST], k, v);
+        } else
+            add_argument(tx, c->args_var, name, value);
         break;
     case RS_ITEM_FILE:
         rs_kvlist_push(&tx->coll[RS_VAR_FILES], dup_str(tx, name), dup_str(tx, value));
@@ -302,7 +311,7 @@ static void process_uri(rs_tx_t *tx, const rs_request_t *req)
     rs_tx_set_scalar(tx, RS_VAR_REQUEST_URI_RAW, uri.base, uri.len);
 
     if (tx->scalar_set[RS_VAR_QUERY_STRING] && tx->scalar[RS_VAR_QUERY_STRING].len) {
-        sink_ctx_t c = {tx, RS_VAR_ARGS_GET, NULL, 0};
+        sink_ctx_t c = {tx, RS_VAR_ARGS_GET, 0, NULL, 0};
         rs_body_sink_t sink = {sink_item, &c};
         int invalid = 0;
         rs_buf_t *scratch = &tx->tbuf;
@@ -495,7 +504,7 @@ static int process_body(rs_tx_t *tx)
 
     rs_body_error_t err;
     memset(&err, 0, sizeof(err));
-    sink_ctx_t c = {tx, RS_VAR_ARGS_POST, NULL, 0};
+    sink_ctx_t c = {tx, RS_VAR_ARGS_POST, 0, NULL, 0};
     rs_body_sink_t sink = {sink_item, &c};
     if (tx->body_processor == RS_BODYPROC_XML) {
         if (!nofiles_exceeded) {
@@ -513,6 +522,7 @@ static int process_body(rs_tx_t *tx)
     } else if (tx->body_processor == RS_BODYPROC_JSON) {
         if (!nofiles_exceeded) {
             unsigned depth = rs->request_body_json_depth_limit ? (unsigned)rs->request_body_json_depth_limit : 10000;
+            c.args_var = -1;
             rs_parse_json(body, depth, &sink, &tx->tbuf, &err);
             if (err.error && body.len > 0)
                 set_body_error(tx, "JSON parsing error: ", err.message);
@@ -522,6 +532,7 @@ static int process_body(rs_tx_t *tx)
     } else if (tx->body_type == RS_BODYPROC_MULTIPART) {
         rs_multipart_flags_t fl;
         memset(&fl, 0, sizeof(fl));
+        c.multipart = 1;
         rs_parse_multipart(body, ctype, &sink, &tx->tbuf, &fl, &err);
         set_flag(tx, RS_VAR_MULTIPART_STRICT_ERROR, fl.strict_error);
         set_flag(tx, RS_VAR_MULTIPART_BOUNDARY_QUOTED, fl.boundary_quoted);

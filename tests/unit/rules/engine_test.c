@@ -198,11 +198,13 @@ static void test_json_body_via_ctl(void **state)
              "\"id:1,phase:1,pass,nolog,ctl:requestBodyProcessor=JSON\"\n"
              "SecRule ARGS:json.user.name \"@streq eve\" \"id:2,phase:2,pass,log\"\n"
              "SecRule REQBODY_PROCESSOR \"@streq JSON\" \"id:3,phase:2,pass,log\"\n"
-             "SecRule REQBODY_ERROR \"@eq 0\" \"id:4,phase:2,pass,log\"\n",
+             "SecRule REQBODY_ERROR \"@eq 0\" \"id:4,phase:2,pass,log\"\n"
+             "SecRule &ARGS_POST \"@eq 0\" \"id:5,phase:2,pass,log\"\n", /* JSON fills ARGS only, as v3 */
         "POST / HTTP/1.1\nHost: h\nContent-Type: application/json\nContent-Length: 25\n\n{\"user\": {\"name\": \"eve\"}}");
     assert_true(matched(&e.v, 2));
     assert_true(matched(&e.v, 3));
     assert_true(matched(&e.v, 4));
+    assert_true(matched(&e.v, 5));
     assert_false(matched(&e.v, 1)); /* nolog */
     done(&e);
 }
