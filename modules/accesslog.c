@@ -203,12 +203,30 @@ void ep_accesslog_format(rs_buf_t *b, ep_req_t *r, uint64_t now_ns)
                   (unsigned long long)r->gen->id);
 }
 
+static pthread_key_t line_key;
+static pthread_once_t line_key_once = PTHREAD_ONCE_INIT;
+
+static void free_line(void *p)
+{
+    rs_buf_free(p);
+}
+
+static void make_line_key(void)
+{
+    pthread_key_create(&line_key, free_line);
+}
+
 static void al_on_log(const void *_conf, void *gstate, void *tstate, ep_req_t *r)
 {
     int fd = atomic_load_explicit(&g.fd, memory_order_relaxed);
     if (fd < 0 || ((const accesslog_conf_t *)_conf)->path == NULL)
         return;
     static __thread rs_buf_t line;
+    if (line.base == NULL) {
+        /* freed when the worker thread exits */
+        pthread_once(&line_key_once, make_line_key);
+        pthread_setspecific(line_key, &line);
+    }
     rs_buf_reset(&line);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

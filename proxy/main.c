@@ -18,13 +18,22 @@
 #include "upstream.h"
 #include "worker.h"
 
-#if __has_include("engine/cli.h")
-#include "engine/cli.h"
-#define EP_HAVE_RULES_CLI 1
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define EP_LEAK_CHECK() __lsan_do_leak_check()
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/lsan_interface.h>
+#define EP_LEAK_CHECK() __lsan_do_leak_check()
+#endif
+#endif
+#ifndef EP_LEAK_CHECK
+#define EP_LEAK_CHECK() ((void)0)
 #endif
 
-/* written in modules/ctl.c; weak so the core links before it exists (edgeproxy links ep_core whole) */
-extern int ep_ctl_main(int argc, char **argv) __attribute__((weak));
+/* The sub-commands: `edgeproxy rules ...` (rules/engine/cli.c) and `edgeproxy ctl ...` (modules/ctl.c). */
+int rs_cli_main(int argc, char **argv);
+int ep_ctl_main(int argc, char **argv);
 /* modules/waf_explain.c */
 extern int ep_waf_explain_main(int argc, char **argv);
 
@@ -87,20 +96,10 @@ int main(int argc, char **argv)
         for (int i = 2; i < argc; i++)
             if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
                 return ep_waf_explain_main(argc - 2, argv + 2);
-#ifdef EP_HAVE_RULES_CLI
         return rs_cli_main(argc - 1, argv + 1);
-#else
-        fprintf(stderr, "edgeproxy: the rules sub-command is not built in\n");
-        return 2;
-#endif
     }
-    if (argc >= 2 && strcmp(argv[1], "ctl") == 0) {
-        if (ep_ctl_main == NULL) {
-            fprintf(stderr, "edgeproxy: the ctl sub-command is not built in\n");
-            return 2;
-        }
+    if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
         return ep_ctl_main(argc - 1, argv + 1);
-    }
 
     enum { OPT_DEMO = 256, OPT_LISTEN, OPT_ADMIN_LISTEN, OPT_STATE_DIR, OPT_VERSION };
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
@@ -169,15 +168,18 @@ int main(int argc, char **argv)
     ep_generation_t *gen = ep_generation_build(config, &ov, 1, &errs);
     if (test_only) {
         rs_errors_print(&errs, stdout);
-        if (gen == NULL) {
+        int ok = gen != NULL;
+        if (ok)
+            printf("%s: configuration OK\n", config);
+        else
             printf("%s: configuration has %zu error%s\n", config, errs.count, errs.count == 1 ? "" : "s");
-            return 1;
-        }
-        printf("%s: configuration OK\n", config);
-        return 0;
+        rs_errors_free(&errs);
+        ep_generation_release(gen);
+        return ok ? 0 : 1;
     }
     if (gen == NULL) {
         rs_errors_print(&errs, stderr);
+        rs_errors_free(&errs);
         return 1;
     }
     rs_errors_free(&errs);
@@ -236,6 +238,9 @@ int main(int argc, char **argv)
                     (unsigned long long)deadline);
             int drained = ep_workers_drain(deadline);
             fprintf(stderr, "edgeproxy: %s, exiting\n", drained == 0 ? "drained" : "deadline reached");
+            /* _exit skips atexit handlers (workers may still run at the deadline), so run LeakSanitizer here */
+            if (drained == 0)
+                EP_LEAK_CHECK();
             fflush(NULL);
             _exit(0);
         }

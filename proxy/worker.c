@@ -168,12 +168,16 @@ static void *worker_main(void *arg)
     while (!w->draining)
         h2o_evloop_run(w->loop, INT32_MAX);
     /* drain: requests in flight finish; idle HTTP/1 keep-alive connections are not closed by libh2o 2.2.5,
-     * so the worker stops once no request is active (the main thread enforces the deadline) */
+     * so the worker reports itself drained once no request is active (the main thread enforces the deadline) */
     while (atomic_load_explicit(&w->stats.active_requests, memory_order_relaxed) != 0)
         h2o_evloop_run(w->loop, 50);
     /* a few more turns flush the last responses to their sockets */
     for (int i = 0; i < 5; ++i)
         h2o_evloop_run(w->loop, 10);
+    atomic_store(&w->drained, 1);
+    /* keep running (and keep this thread's memory reachable) until the process exits */
+    for (;;)
+        h2o_evloop_run(w->loop, INT32_MAX);
     return NULL;
 }
 
@@ -302,24 +306,10 @@ int ep_workers_drain(uint64_t deadline_ms)
     for (unsigned t = 0; t < nworkers; ++t)
         send_msg(&workers[t], NULL);
     for (unsigned t = 0; t < nworkers; ++t) {
-        for (;;) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            uint64_t now = ep_now_ms();
-            if (now >= end)
+        while (!atomic_load(&workers[t].drained)) {
+            if (ep_now_ms() >= end)
                 return -1;
-            uint64_t wait = end - now;
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            int rc = pthread_timedjoin_np(workers[t].tid, NULL, &ts);
-            if (rc == 0)
-                break;
-            if (rc != ETIMEDOUT && rc != EINTR)
-                return -1;
+            usleep(10000);
         }
     }
     return 0;

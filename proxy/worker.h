@@ -38,6 +38,7 @@ typedef struct st_ep_worker_t {
     ep_worker_gen_t *cur;
     ep_generation_t *startup_gen;
     int draining;
+    atomic_int drained; /* set by the worker once no request is active after the drain order */
     ep_worker_stats_t stats;
     struct {
         uint64_t ms;

@@ -209,7 +209,7 @@ class Proxy:
     port/admin_port are chosen free and passed with --listen/--admin-listen. Output goes to <tmp>/stdout.log and
     <tmp>/stderr.log."""
 
-    def __init__(self, config_text, args=(), start=True, listen_host="127.0.0.1", wait=True, tls=False):
+    def __init__(self, config_text, args=(), start=True, listen_host="127.0.0.1", wait=True, tls=False, env=None):
         self.dir = tempfile.mkdtemp(prefix="eptest-")
         self.config_path = os.path.join(self.dir, "edgeproxy.yaml")
         self.write_config(config_text)
@@ -218,6 +218,7 @@ class Proxy:
         self.host = listen_host
         self.tls = tls
         self.args = list(args)
+        self.env = dict(os.environ, **(env or {}))
         self.proc = None
         if start:
             self.start(wait=wait)
@@ -236,7 +237,7 @@ class Proxy:
                "--admin-listen", "127.0.0.1:%d" % self.admin_port] + self.args
         self.stdout = open(self.path("stdout.log"), "wb")
         self.stderr = open(self.path("stderr.log"), "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.stdout, stderr=self.stderr, cwd=self.dir)
+        self.proc = subprocess.Popen(cmd, stdout=self.stdout, stderr=self.stderr, cwd=self.dir, env=self.env)
         _started.append(self.proc)
         if wait:
             self.wait_ready()
@@ -314,9 +315,21 @@ class Proxy:
             assert st == 200, body
         return wait_until(lambda: self.generation() > before and self.generation(), timeout, what="reload")
 
+    def sanitizer_report(self):
+        """The AddressSanitizer/LeakSanitizer/UBSan report in stderr.log, or "" (always "" without -DEP_SANITIZE)."""
+        err = self.read("stderr.log")
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            i = err.find(marker)
+            if i >= 0:
+                return err[max(0, i - 200):i + 4000]
+        return ""
+
     def close(self):
         self.stop()
+        report = self.sanitizer_report()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if report:
+            raise AssertionError("sanitizer report from edgeproxy:\n" + report)
 
     def __enter__(self):
         return self
