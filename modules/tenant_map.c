@@ -23,6 +23,7 @@ typedef struct st_chunk_t {
 
 struct st_ep_tenant_map_t {
     chunk_t *chunks;
+    size_t chunk_size;         /* arena chunks: sized from the input, at most ARENA_CHUNK */
     size_t bytes;              /* everything malloc'ed */
     const ep_tenant_t **table; /* open addressing, NULL = empty */
     uint32_t *hashes;          /* hash of each slot's id (skips most string compares) */
@@ -38,7 +39,7 @@ static void *arena_alloc(ep_tenant_map_t *m, size_t n)
     n = (n + 7) & ~(size_t)7;
     chunk_t *c = m->chunks;
     if (c == NULL || c->cap - c->used < n) {
-        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        size_t cap = n > m->chunk_size ? n : m->chunk_size;
         chunk_t *nc = malloc(sizeof(*nc) + cap);
         if (nc == NULL)
             abort();
@@ -397,6 +398,7 @@ ep_tenant_map_t *ep_tenant_map_parse(const char *name, const char *text, size_t 
     if (m->table == NULL || m->hashes == NULL || m->order == NULL || m->interned == NULL)
         abort();
     m->mask = slots - 1;
+    m->chunk_size = len + 4096 < ARENA_CHUNK ? len + 4096 : ARENA_CHUNK;
     m->bytes = sizeof(*m) + slots * (sizeof(*m->table) + sizeof(*m->hashes)) + lines * sizeof(*m->order) +
                INTERN_SLOTS * sizeof(*m->interned);
 
