@@ -15,6 +15,20 @@
 #include "worker.h"
 
 static atomic_long alive;
+static __thread const ep_config_t *building;
+
+const ep_config_t *ep_generation_building(void)
+{
+    return building;
+}
+
+struct st_ep_upstream_t *ep_config_upstream(const ep_config_t *conf, const char *name)
+{
+    for (size_t i = 0; conf != NULL && i < conf->nupstreams; ++i)
+        if (strcmp(conf->upstreams[i].name, name) == 0)
+            return conf->upstreams[i].rt;
+    return NULL;
+}
 
 static void free_generation(ep_generation_t *gen)
 {
@@ -119,6 +133,7 @@ static ep_generation_t *build_from_doc(ep_doc_t *doc, const char *file, const ep
     atomic_init(&gen->refcnt, 1);
     atomic_fetch_add(&alive, 1);
     /* modules run even when the core had errors, so -t lists every problem at once */
+    building = conf;
     for (size_t i = 0; i < nmods; ++i) {
         gen->nmodules = i + 1;
         if (mods[i]->on_config == NULL)
@@ -128,6 +143,7 @@ static ep_generation_t *build_from_doc(ep_doc_t *doc, const char *file, const ep
             rs_errors_add(errs, file, section != NULL ? section->line : 0, section != NULL ? section->col : 0,
                           "module '%s' rejected its configuration", mods[i]->name);
     }
+    building = NULL;
     gen->nmodules = nmods;
     if (errs->count != errs_before || conf == NULL) {
         if (errs->count == errs_before)

@@ -41,6 +41,12 @@ void ep_generation_release(ep_generation_t *gen);
 /** The conf a module built for this generation (NULL when the module is not linked or keeps none). */
 const void *ep_generation_module_conf(const struct st_ep_generation_t *gen, const char *module_name);
 
+/** During a module's on_config: the core config of the generation being built (its upstreams are already
+ *  resolved), or NULL when the core sections had errors. NULL outside on_config. */
+const ep_config_t *ep_generation_building(void);
+/** The upstream of that name in a config (NULL when absent). */
+struct st_ep_upstream_t *ep_config_upstream(const ep_config_t *conf, const char *name);
+
 /* ---- the live generation (control side) ---- */
 
 /** Installs the first generation (at start-up). Takes the caller's reference. */

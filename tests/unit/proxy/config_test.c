@@ -112,6 +112,10 @@ static void test_good_config(void **state)
     assert_int_equal(c->admin.ntokens, 1);
     assert_string_equal(c->admin.tokens[0].name, "ops");
 
+    assert_ptr_equal(ep_config_upstream(c, "api"), c->upstreams[1].rt);
+    assert_null(ep_config_upstream(c, "nope"));
+    assert_null(ep_generation_building()); /* only set while modules read their sections */
+
     /* route lookup */
     assert_ptr_equal(ep_config_route(c, "API.example.com", 15, "/v1/x", 5), &c->routes[0]);
     assert_null(ep_config_route(c, "api.example.com", 15, "/v2", 3));
