@@ -19,6 +19,8 @@
 
 static const rs_str_t empty_str = {"", 0};
 
+#define RS_MAX_CHAIN 63 /* transformations tested one by one under multiMatch (chains are far shorter) */
+
 /* ---- small helpers ---------------------------------------------------------------------------------- */
 
 int rs_tx_trace_on(const rs_tx_t *tx)
@@ -1092,23 +1094,23 @@ static int eval_operator_rule(rs_tx_t *tx, const rs_crule_t *cr, rs_rulemsg_t *r
             rs_val_t v = tx->vals[vi];
             if (tx->nremove_targets && value_removed(tx, cr, &v))
                 continue;
-            /* the values to test: the final one, or with multiMatch the original and every changed step */
-            size_t final = tc_get(tx, v.value, cr->tnode);
-            size_t steps[64];
+            /* the values to test: the final one, or with multiMatch the original and every step that changed it */
+            size_t steps[RS_MAX_CHAIN + 1];
             size_t nsteps = 0;
             if (r->multi_match) {
-                uint8_t chain[64];
-                int depth = rs_db_tnode_chain(tx->db, cr->tnode, chain, 64);
-                (void)chain;
-                steps[nsteps++] = tc_get(tx, v.value, 0);
-                uint32_t path[64];
+                uint32_t path[RS_MAX_CHAIN];
+                int depth = tx->db->tnodes[cr->tnode].depth;
+                if (depth > RS_MAX_CHAIN)
+                    depth = RS_MAX_CHAIN;
                 uint32_t n = cr->tnode;
-                for (int d = depth - 1; d >= 0; d--) {
-                    path[d] = n;
+                for (int d = tx->db->tnodes[cr->tnode].depth - 1; d >= 0; d--) {
+                    if (d < RS_MAX_CHAIN)
+                        path[d] = n;
                     n = tx->db->tnodes[n].parent;
                 }
+                steps[nsteps++] = tc_get(tx, v.value, 0);
                 rs_str_t prev = v.value;
-                for (int d = 0; d < depth && nsteps < 64; d++) {
+                for (int d = 0; d < depth; d++) {
                     size_t e = tc_get(tx, v.value, path[d]);
                     rs_str_t o = tx->tcache[e].out;
                     if (o.base != prev.base || o.len != prev.len)
@@ -1116,7 +1118,7 @@ static int eval_operator_rule(rs_tx_t *tx, const rs_crule_t *cr, rs_rulemsg_t *r
                     prev = o;
                 }
             } else
-                steps[nsteps++] = final;
+                steps[nsteps++] = tc_get(tx, v.value, cr->tnode);
 
             for (size_t si = 0; si < nsteps; si++) {
                 rs_str_t tv = tx->tcache[steps[si]].out;
