@@ -226,11 +226,18 @@ static int on_admin_req(h2o_handler_t *self, h2o_req_t *req)
             size_t pl = strlen(m->admin_prefix);
             if (path.len < pl || memcmp(path.base, m->admin_prefix, pl) != 0 || (path.len > pl && path.base[pl] != '/'))
                 continue;
+            char peer[64] = "";
+            struct sockaddr_storage ss;
+            socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+            if (sl != 0) {
+                size_t pl2 = h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, peer);
+                peer[pl2 != SIZE_MAX ? pl2 : 0] = '\0';
+            }
             ep_admin_req_t areq = {.method = method,
                                    .path = cpath,
                                    .body = req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0),
                                    .token_name = token_name,
-                                   .client_addr = "",
+                                   .client_addr = peer,
                                    .gen = gen,
                                    .status = 200,
                                    .out = &body};

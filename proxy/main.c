@@ -76,15 +76,18 @@ static void print_demo_help(const ep_config_t *conf)
     for (const ep_demo_origin_t *o = demo_origins; o->name != NULL; ++o)
         printf(" %s=127.0.0.1:%u", o->name, o->port);
     printf("\n\nTry:\n"
-           "  curl -s http://%s:%u/                                     # default route\n"
-           "  curl -s -H 'Host: shop.example.com' http://%s:%u/cart     # multi-tenant pool (stable or canary)\n"
-           "  curl -s -H 'Host: acme.example.com' http://%s:%u/         # dedicated single-tenant backend\n"
-           "  curl -s -H 'X-Request-Id: abc' http://%s:%u/ -i           # request id kept only when trusted\n"
-           "  curl -s 'http://%s:%u/?q=1%%27%%20OR%%201=1--'               # blocked by the WAF when it is enabled\n"
+           "  curl -s http://%s:%u/                                             # default route (multi-stable)\n"
+           "  curl -s -H 'Host: globex.demo.localhost' http://%s:%u/cart        # tenant on the shared pool, 10%% canary\n"
+           "  curl -s -H 'Host: globex.demo.localhost' -H 'X-Canary: always' http://%s:%u/   # force the canary\n"
+           "  curl -s -H 'Host: acme.demo.localhost' http://%s:%u/              # tenant on its dedicated backend\n"
+           "  curl -s -H 'X-Tenant-Id: initech' http://%s:%u/                   # tenant named by a header\n"
+           "  curl -s -i -H 'X-Forwarded-For: 198.51.100.7' http://%s:%u/        # client address from a trusted proxy\n"
+           "  curl -s -i 'http://%s:%u/?q=1%%27%%20OR%%201=1--'                      # blocked by the WAF (403)\n"
            "  curl -s -H 'Authorization: Bearer demo-admin-token-0123456789' http://%s:%u/status\n"
            "  curl -s -H 'Authorization: Bearer demo-admin-token-0123456789' http://%s:%u/metrics\n"
            "  kill -HUP %d    # reload conf/demo.yaml\n\n",
-           h, p, h, p, h, p, h, p, h, p, conf->admin.host, conf->admin.port, conf->admin.host, conf->admin.port, (int)getpid());
+           h, p, h, p, h, p, h, p, h, p, h, p, h, p, conf->admin.host, conf->admin.port, conf->admin.host, conf->admin.port,
+           (int)getpid());
     fflush(stdout);
 }
 

@@ -263,7 +263,8 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     }
     ep_worker_t *w = p->wg->worker;
     if (p->server != NULL && !p->response_hooks_ran) {
-        static const char *const connect_errors[] = {"connection failed", "failed to connect to host", NULL};
+        /* nothing was sent on a failed or timed-out connect: it counts for health and may be retried */
+        static const char *const connect_errors[] = {"connection failed", "failed to connect to host", "connection timeout", NULL};
         static const char *const timeouts[] = {"I/O timeout", "connection timeout", NULL};
         int connect_failed = req->res.status == 502 && errlog_is(req, p->errlog_mark, connect_errors);
         int timed_out = req->res.status == 502 && errlog_is(req, p->errlog_mark, timeouts);
