@@ -25,11 +25,12 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 work="$(mktemp -d /tmp/ep-wafbench-XXXXXX)"
+keep="${KEEP:-0}"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
+  [ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -66,6 +67,7 @@ for mode in waf plain; do
   {
     echo "listen: [\"127.0.0.1:$port\"]"
     echo "threads: 1"
+    echo "admin: { enabled: false }"
     echo "upstreams: { origin: { servers: [\"127.0.0.1:$port_origin\"] } }"
     echo "routes: [ { path_prefix: /, upstream: origin } ]"
     if [ "$mode" = waf ]; then
@@ -89,8 +91,6 @@ done
 cat >"$work/h2o.conf" <<EOF
 listen: { host: 127.0.0.1, port: $port_h2o }
 num-threads: 1
-pid-file: $work/h2o.pid
-error-log: $work/h2o-error.log
 proxy.timeout.keepalive: 2000
 hosts:
   default:
@@ -114,6 +114,7 @@ mkdir -p "$work/nginx/logs"
 cat >"$work/nginx/nginx.conf" <<EOF
 load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;
 worker_processes 1;
+master_process off; # one process does the work, so its CPU time is what we read
 daemon off;
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/logs/error.log warn;
