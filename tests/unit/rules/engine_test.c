@@ -2,6 +2,7 @@
 /* Unit tests of the rule engine (rules/engine): variables and selectors, exclusions and counts, macro
  * expansion, setvar operations, chains, skip/skipAfter, ctl actions, block via SecDefaultAction,
  * DetectionOnly, multiMatch, raw request parsing, and the OWASP CRS anomaly scoring on known requests. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -540,6 +541,78 @@ static void test_steady_state_no_allocation(void **state)
 #endif
 }
 
+/* One database, several threads, each with its own transaction: the same verdicts as a single thread. */
+typedef struct st_thread_job_t {
+    rs_db_t *db;
+    const rs_request_t *reqs;
+    size_t nreqs;
+    const int *want_scores;
+    int mismatches;
+} thread_job_t;
+
+static void *thread_run(void *arg)
+{
+    thread_job_t *j = arg;
+    rs_tx_t *tx = rs_tx_new();
+    for (int round = 0; round < 5; round++)
+        for (size_t i = 0; i < j->nreqs; i++) {
+            rs_verdict_t v;
+            rs_tx_begin(tx, j->db, &j->reqs[i]);
+            rs_tx_run_phase(tx, 1, &v);
+            rs_tx_run_phase(tx, 2, &v);
+            if (v.inbound_score != j->want_scores[i])
+                j->mismatches++;
+            rs_tx_end(tx);
+        }
+    rs_tx_free(tx);
+    return NULL;
+}
+
+static void test_threads_share_db(void **state)
+{
+    (void)state;
+    const char *raws[] = {
+        "GET /?id=1%27%20or%20%271%27%3D%271 HTTP/1.1\r\nHost: a\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n",
+        "GET /?q=%3Cscript%3Ealert(1)%3C/script%3E HTTP/1.1\r\nHost: a\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n",
+        "GET /index.html HTTP/1.1\r\nHost: a\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n",
+        "GET /a?f=../../etc/passwd HTTP/1.1\r\nHost: a\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n",
+    };
+    enum { NREQ = 4, NTHREADS = 4 };
+    env_t e;
+    run_crs(&e, raws[2], 1);
+    rs_request_t reqs[NREQ];
+    rs_buf_t storage[NREQ];
+    int want[NREQ];
+    memset(storage, 0, sizeof(storage));
+    for (int i = 0; i < NREQ; i++) {
+        char err[64];
+        assert_int_equal(rs_request_parse_raw((rs_str_t){raws[i], strlen(raws[i])}, &reqs[i], &storage[i], err, sizeof(err)), 0);
+        rs_verdict_t v;
+        rs_tx_begin(e.tx, e.db, &reqs[i]);
+        rs_tx_run_phase(e.tx, 1, &v);
+        rs_tx_run_phase(e.tx, 2, &v);
+        want[i] = v.inbound_score;
+        rs_tx_end(e.tx);
+    }
+    assert_true(want[0] > 0 && want[1] > 0 && want[2] == 0);
+    pthread_t th[NTHREADS];
+    thread_job_t jobs[NTHREADS];
+    for (int t = 0; t < NTHREADS; t++) {
+        jobs[t] = (thread_job_t){e.db, reqs, NREQ, want, 0};
+        assert_int_equal(pthread_create(&th[t], NULL, thread_run, &jobs[t]), 0);
+    }
+    for (int t = 0; t < NTHREADS; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(jobs[t].mismatches, 0);
+    }
+    for (int i = 0; i < NREQ; i++) {
+        rs_request_free_parsed(&reqs[i]);
+        rs_buf_free(&storage[i]);
+    }
+    rs_tx_begin(e.tx, e.db, &e.req);
+    done(&e);
+}
+
 static void test_tx_reuse_and_stats(void **state)
 {
     (void)state;
@@ -596,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_crs_benign_passes),
         cmocka_unit_test(test_tx_reuse_and_stats),
         cmocka_unit_test(test_steady_state_no_allocation),
+        cmocka_unit_test(test_threads_share_db),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
