@@ -830,6 +830,10 @@ typedef struct {
     litset_t exact;
     int req_ok; /* every match contains one of `req` (all non-empty) */
     litset_t req;
+    int pre_ok; /* every match starts with one of `pre` (may hold "") */
+    litset_t pre;
+    int suf_ok; /* every match ends with one of `suf` (may hold "") */
+    litset_t suf;
 } info_t;
 
 static void ls_free(litset_t *ls)
@@ -913,7 +917,7 @@ static double ls_cost(const litset_t *ls)
         double w = 1;
         for (size_t k = 0; k < ls->v[i].len && w > 1e-12; k++)
             w *= byte_chance((unsigned char)ls->v[i].s[k]);
-        cost += w + 1e-9; /* a tiny per-literal price keeps sets small when chances tie */
+        cost += w + 1e-7; /* each literal has a price too: a wider set must buy a real drop in chance */
     }
     return cost;
 }
@@ -955,6 +959,8 @@ static void info_free(info_t *in)
 {
     ls_free(&in->exact);
     ls_free(&in->req);
+    ls_free(&in->pre);
+    ls_free(&in->suf);
 }
 
 /* The cheapest usable requirement of an analysed node: its exact strings or its required set. */
@@ -999,61 +1005,167 @@ static void analyse_set(const rs_rx_node_t *n, info_t *out)
         }
 }
 
+/* Every match of the sequence starts with one of the returned strings: exact children extend the set, the
+ * first inexact child contributes its own prefixes and ends it. `dir` -1 walks backwards for suffixes. */
+static litset_t cat_affix(const info_t *kids, size_t n, int dir)
+{
+    litset_t acc = {0};
+    ls_push(&acc, "", 0, 0);
+    for (size_t j = 0; j < n; j++) {
+        const info_t *k = &kids[dir > 0 ? j : n - 1 - j];
+        const litset_t *part = k->exact_ok ? &k->exact : dir > 0 ? (k->pre_ok ? &k->pre : NULL) : (k->suf_ok ? &k->suf : NULL);
+        litset_t nx;
+        if (part == NULL || (dir > 0 ? ls_cross(&acc, part, &nx) : ls_cross(part, &acc, &nx)) != 0)
+            break;
+        ls_free(&acc);
+        acc = nx;
+        if (!k->exact_ok)
+            break;
+    }
+    return acc;
+}
+
+/* The first (or, from_end, last) `keep` bytes of each string: a shorter prefix / suffix set is still valid. */
+static void ls_trim(const litset_t *src, size_t keep, int from_end, litset_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < src->n; i++) {
+        size_t len = src->v[i].len < keep ? src->v[i].len : keep;
+        ls_push(out, src->v[i].s + (from_end ? src->v[i].len - len : 0), len, src->v[i].nocase);
+    }
+}
+
+static size_t ls_max_len(const litset_t *ls)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < ls->n; i++)
+        if (ls->v[i].len > m)
+            m = ls->v[i].len;
+    return m;
+}
+
+/* Offers tail x (each useful trim of pre) as candidates: they are all contiguous text of every match. */
+static void offer_joined(pick_t *pk, const litset_t *tail, const litset_t *pre)
+{
+    size_t max = ls_max_len(pre);
+    for (size_t keep = 1; keep <= max && keep <= 16; keep++) {
+        litset_t trimmed, joined;
+        ls_trim(pre, keep, 0, &trimmed);
+        if (ls_cross(tail, &trimmed, &joined) == 0)
+            pick_offer(pk, &joined);
+        ls_free(&trimmed);
+    }
+    litset_t joined;
+    if (max > 16 && ls_cross(tail, pre, &joined) == 0)
+        pick_offer(pk, &joined);
+}
+
+/* The trim of a suffix set that is cheapest as a literal set (keeps the tail of a sequence small). */
+static void best_suffix_trim(const litset_t *suf, litset_t *out)
+{
+    size_t max = ls_max_len(suf);
+    double best_cost = 0;
+    int have = 0;
+    memset(out, 0, sizeof(*out));
+    for (size_t keep = 1; keep <= max && keep <= 16; keep++) {
+        litset_t t;
+        ls_trim(suf, keep, 1, &t);
+        double c = ls_has_empty(&t) ? 1e30 : ls_cost(&t);
+        if (!have || c < best_cost) {
+            ls_free(out);
+            *out = t;
+            best_cost = c;
+            have = 1;
+        } else {
+            ls_free(&t);
+        }
+    }
+    if (max > 16 || !have) {
+        ls_free(out);
+        ls_append(out, suf);
+    }
+}
+
 static void analyse_cat(const rs_rx_node_t *n, info_t *out)
 {
+    info_t *kids = calloc(n->nkids ? n->nkids : 1, sizeof(*kids));
+    if (kids == NULL)
+        abort();
+    for (size_t i = 0; i < n->nkids; i++)
+        analyse(n->kids[i], &kids[i]);
+
+    /* Candidates: `tail` holds the strings the text matched so far must end with. */
     pick_t pk = {0};
-    litset_t run = {0};
-    ls_push(&run, "", 0, 0);
+    litset_t tail = {0};
+    ls_push(&tail, "", 0, 0);
     int all_exact = 1;
     for (size_t i = 0; i < n->nkids; i++) {
-        info_t k = {0};
-        analyse(n->kids[i], &k);
-        if (k.exact_ok) {
-            litset_t joined;
-            if (k.exact.n > 1)
-                offer_copy(&pk, &run); /* the run so far stays a valid choice when the product gets wide */
-            if (ls_cross(&run, &k.exact, &joined) == 0) {
-                ls_free(&run);
-                run = joined;
+        info_t *k = &kids[i];
+        litset_t joined;
+        if (k->exact_ok) {
+            if (k->exact.n > 1)
+                offer_copy(&pk, &tail); /* the tail so far stays a valid choice when the product gets wide */
+            if (ls_cross(&tail, &k->exact, &joined) == 0) {
+                ls_free(&tail);
+                tail = joined;
             } else {
                 all_exact = 0;
-                pick_offer(&pk, &run);
-                memset(&run, 0, sizeof(run));
-                ls_append(&run, &k.exact);
+                pick_offer(&pk, &tail);
+                memset(&tail, 0, sizeof(tail));
+                ls_append(&tail, &k->exact);
             }
-            if (k.req_ok)
-                pick_offer(&pk, &k.req), memset(&k.req, 0, sizeof(k.req));
         } else {
             all_exact = 0;
-            pick_offer(&pk, &run);
-            memset(&run, 0, sizeof(run));
-            ls_push(&run, "", 0, 0);
-            if (k.req_ok) {
-                pick_offer(&pk, &k.req);
-                memset(&k.req, 0, sizeof(k.req));
-            }
+            if (k->pre_ok)
+                offer_joined(&pk, &tail, &k->pre); /* tail and the child's start are adjacent */
+            pick_offer(&pk, &tail);
+            memset(&tail, 0, sizeof(tail));
+            if (k->suf_ok)
+                best_suffix_trim(&k->suf, &tail);
+            else
+                ls_push(&tail, "", 0, 0);
         }
-        info_free(&k);
+        if (k->req_ok)
+            offer_copy(&pk, &k->req);
     }
     if (all_exact) {
         out->exact_ok = 1;
-        out->exact = run;
+        out->exact = tail;
     } else {
-        pick_offer(&pk, &run);
+        pick_offer(&pk, &tail);
+        out->pre = cat_affix(kids, n->nkids, 1);
+        out->pre_ok = 1;
+        out->suf = cat_affix(kids, n->nkids, -1);
+        out->suf_ok = 1;
     }
     if (pk.ok) {
         out->req_ok = 1;
         out->req = pk.best;
     }
+    for (size_t i = 0; i < n->nkids; i++)
+        info_free(&kids[i]);
+    free(kids);
 }
 
 static void analyse_alt(const rs_rx_node_t *n, info_t *out)
 {
-    int exact_ok = 1, req_ok = 1;
-    litset_t exact = {0}, req = {0};
+    int exact_ok = 1, req_ok = 1, pre_ok = 1, suf_ok = 1;
+    litset_t exact = {0}, req = {0}, pre = {0}, suf = {0};
     for (size_t i = 0; i < n->nkids; i++) {
         info_t k = {0};
         analyse(n->kids[i], &k);
+        if (pre_ok && k.pre_ok && pre.n + k.pre.n <= UNION_MAX) {
+            ls_append(&pre, &k.pre);
+        } else {
+            pre_ok = 0;
+            ls_free(&pre);
+        }
+        if (suf_ok && k.suf_ok && suf.n + k.suf.n <= UNION_MAX) {
+            ls_append(&suf, &k.suf);
+        } else {
+            suf_ok = 0;
+            ls_free(&suf);
+        }
         if (exact_ok && k.exact_ok && exact.n + k.exact.n <= UNION_MAX) {
             ls_append(&exact, &k.exact);
         } else {
@@ -1077,6 +1189,10 @@ static void analyse_alt(const rs_rx_node_t *n, info_t *out)
     out->exact = exact;
     out->req_ok = req_ok;
     out->req = req;
+    out->pre_ok = pre_ok;
+    out->pre = pre;
+    out->suf_ok = suf_ok;
+    out->suf = suf;
 }
 
 static void analyse_repeat(const rs_rx_node_t *n, info_t *out)
@@ -1138,6 +1254,19 @@ static void analyse_repeat(const rs_rx_node_t *n, info_t *out)
         }
         ls_free(&pow);
     }
+    /* a repeat starts and ends like one repetition (or is empty) */
+    if (k.pre_ok) {
+        out->pre_ok = 1;
+        ls_append(&out->pre, &k.pre);
+        if (n->min == 0)
+            ls_push(&out->pre, "", 0, 0);
+    }
+    if (k.suf_ok) {
+        out->suf_ok = 1;
+        ls_append(&out->suf, &k.suf);
+        if (n->min == 0)
+            ls_push(&out->suf, "", 0, 0);
+    }
     if (n->min >= 1) {
         litset_t r;
         if (best_req(&k, &r)) {
@@ -1174,6 +1303,14 @@ static void analyse(const rs_rx_node_t *n, info_t *out)
     case RS_RX_REPEAT:
         analyse_repeat(n, out);
         break;
+    }
+    if (out->exact_ok) {
+        /* an exact language is its own prefix and suffix set */
+        ls_free(&out->pre);
+        ls_free(&out->suf);
+        ls_append(&out->pre, &out->exact);
+        ls_append(&out->suf, &out->exact);
+        out->pre_ok = out->suf_ok = 1;
     }
     if (out->req_ok && (out->req.n == 0 || ls_has_empty(&out->req))) {
         ls_free(&out->req);
