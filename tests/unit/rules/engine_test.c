@@ -15,14 +15,17 @@
 
 #include "rs.h"
 
-/* Allocation counter for the steady-state test: the test binary's malloc family wraps glibc's (not under
- * AddressSanitizer, which owns malloc itself). */
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__has_feature)
-#define EP_COUNT_ALLOCS 1
+/* Allocation counter for the steady-state test: the test binary's malloc family wraps glibc's (not under a
+ * sanitizer, which owns malloc itself). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define EP_UNDER_SANITIZER 1
 #elif defined(__has_feature)
-#if !__has_feature(address_sanitizer)
-#define EP_COUNT_ALLOCS 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define EP_UNDER_SANITIZER 1
 #endif
+#endif
+#ifndef EP_UNDER_SANITIZER
+#define EP_COUNT_ALLOCS 1
 #endif
 #ifdef EP_COUNT_ALLOCS
 extern void *__libc_malloc(size_t);
