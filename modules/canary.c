@@ -705,10 +705,10 @@ static void window_sum(svc_slot_t *s, uint64_t window_ms, ep_canary_window_t out
     memset(out, 0, 2 * sizeof(*out));
     int64_t now = mono_sec(), from = now - (int64_t)(window_ms / 1000) + 1;
     pthread_mutex_lock(&s->wlock);
-    for (size_t i = 0; i < WINDOW_MAX_S; i++) {
-        const win_bucket_t *b = &s->win[i];
-        if (b->sec < from || b->sec > now || b->sec == 0)
-            continue;
+    for (int64_t sec = from; sec <= now; sec++) {
+        const win_bucket_t *b = &s->win[sec % WINDOW_MAX_S];
+        if (b->sec != sec || sec <= 0)
+            continue; /* a stale bucket from an earlier lap of the ring */
         for (int v = 0; v < 2; v++) {
             out[v].requests += b->requests[v];
             out[v].errors_5xx += b->errors[v];
@@ -885,6 +885,8 @@ static void canary_on_commit(void *cp, void *gstate)
                 s->sched = s->nsteps > 0 ? p->sched : SCHED_NONE;
                 s->sched_index = p->sched_index < s->nsteps ? p->sched_index : s->nsteps;
                 s->sched_next_at = p->sched_next_at;
+                if (s->nsteps > 0 && p->sched == SCHED_NONE)
+                    schedule_reset(s, now); /* a schedule added to the config while stopped starts now */
                 snprintf(s->last_reason, sizeof(s->last_reason), "restored from %s", g->state_path);
             } else {
                 atomic_store(&s->weight_bp, sc->weight_bp);
