@@ -185,6 +185,7 @@ static ep_generation_t *current;
 static char *config_path;
 static ep_overrides_t overrides;
 static uint64_t next_id = 1;
+static uint64_t startup_max_body;
 
 static void commit_modules(ep_generation_t *gen)
 {
@@ -198,6 +199,7 @@ static void commit_modules(ep_generation_t *gen)
 void ep_generation_set_initial(ep_generation_t *gen, const char *path, const ep_overrides_t *ov)
 {
     config_path = strdup(path);
+    startup_max_body = gen->conf->limits.max_body_size;
     if (ov != NULL)
         overrides = *ov;
     pthread_mutex_lock(&current_lock);
@@ -217,6 +219,32 @@ ep_generation_t *ep_generation_current(void)
     return g;
 }
 
+/* Settings libh2o fixes at start-up: a reload accepts them but they apply at the next restart. */
+static void warn_restart_only(const ep_generation_t *old, const ep_generation_t *gen)
+{
+    const ep_config_t *a = old->conf, *b = gen->conf;
+    int listen_changed = a->nlisten != b->nlisten;
+    for (size_t i = 0; !listen_changed && i < a->nlisten; ++i)
+        listen_changed = strcmp(a->listen[i].host, b->listen[i].host) != 0 || a->listen[i].port != b->listen[i].port ||
+                         (a->listen[i].tls_cert == NULL) != (b->listen[i].tls_cert == NULL) ||
+                         a->listen[i].http2 != b->listen[i].http2;
+    const char *what[6];
+    size_t n = 0;
+    if (listen_changed)
+        what[n++] = "listen";
+    if (a->threads != b->threads)
+        what[n++] = "threads";
+    if (a->timeouts.client_header_ms != b->timeouts.client_header_ms || a->timeouts.client_idle_ms != b->timeouts.client_idle_ms ||
+        a->timeouts.client_keepalive_ms != b->timeouts.client_keepalive_ms)
+        what[n++] = "timeouts.client_*";
+    if (a->admin.port != b->admin.port || strcmp(a->admin.host, b->admin.host) != 0 || a->admin.enabled != b->admin.enabled)
+        what[n++] = "admin.listen";
+    if (b->limits.max_body_size > startup_max_body)
+        what[n++] = "limits.max_body_size (above the start-up value, which stays the ceiling)";
+    for (size_t i = 0; i < n; ++i)
+        fprintf(stderr, "edgeproxy: warning: %s changed; it takes effect at the next restart\n", what[i]);
+}
+
 int ep_generation_reload(rs_errors_t *errs)
 {
     pthread_mutex_lock(&reload_lock);
@@ -226,6 +254,7 @@ int ep_generation_reload(rs_errors_t *errs)
         return -1;
     }
     ++next_id;
+    warn_restart_only(current, gen);
     ep_workers_publish(gen);
     pthread_mutex_lock(&current_lock);
     ep_generation_t *old = current;

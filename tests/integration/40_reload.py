@@ -143,6 +143,19 @@ def test_sigusr1_reopens_logs():
             assert "serving on" in p.read("error.log.1")
 
 
+def test_restart_only_settings_warn():
+    with eptest.EchoOrigin("a") as a:
+        cfg = eptest.basic_config({"web": [a.port]})
+        with eptest.Proxy(cfg) as p:
+            p.write_config(cfg.replace("threads: 2", "threads: 3") + "limits:\n  max_body_size: 5m\n")
+            assert p.reload() == 2
+            err = eptest.wait_until(lambda: "limits.max_body_size" in p.read("stderr.log") and p.read("stderr.log"),
+                                    what="warnings")
+            assert "warning: threads changed; it takes effect at the next restart" in err
+            # the running limit stays the start-up ceiling (1m)
+            assert eptest.request(p.port, "POST", "/", body=b"z" * (2 * 1024 * 1024))[0] == 413
+
+
 if __name__ == "__main__":
     eptest.run([test_reload_changes_upstream_under_load, test_broken_config_keeps_old, test_many_reloads_rss_flat,
-                test_sigusr1_reopens_logs])
+                test_sigusr1_reopens_logs, test_restart_only_settings_warn])
