@@ -148,6 +148,33 @@ def test_no_route_404():
         assert st == 404
 
 
+def test_admin_api():
+    with eptest.EchoOrigin("a") as o:
+        cfg = eptest.basic_config({"web": [o.port]}) + "  tokens_file: tokens.txt\n"
+        p = eptest.Proxy(cfg, start=False)
+        with open(p.path("tokens.txt"), "w") as f:
+            f.write("# name token\nci ci-token-from-file-0123456789\n")
+        with p:
+            p.start()
+            assert eptest.admin(p, "GET", "/status", token=None)[0] == 401
+            assert eptest.admin(p, "GET", "/status", token="wrong-token-0123456789")[0] == 401
+            assert eptest.admin(p, "GET", "/status", token=eptest.ADMIN_TOKEN[:-1])[0] == 401
+            assert eptest.admin(p, "GET", "/status", token="ci-token-from-file-0123456789")[0] == 200
+            for _ in range(3):
+                eptest.request(p.port, "GET", "/")
+            st, h, body = eptest.admin(p, "GET", "/metrics")
+            text = body.decode()
+            assert st == 200 and h["content-type"].startswith("text/plain"), (st, h)
+            assert "edgeproxy_requests_total 3" in text, text
+            assert 'edgeproxy_responses_total{class="2xx"} 3' in text
+            assert 'edgeproxy_upstream_requests_total{upstream="web",server="%s"} 3' % o.address in text
+            st, _, body = eptest.admin(p, "GET", "/status")
+            status = json.loads(body)
+            assert status["generation"] == 1 and status["workers"] == 2 and status["upstreams"][0]["name"] == "web"
+            assert eptest.admin(p, "GET", "/nothing-here")[0] == 404
+            assert eptest.admin(p, "GET", "/reload")[0] == 404  # reload is POST only
+
+
 def test_command_line_and_reference_configs():
     import subprocess
     for name in ("edgeproxy.yaml", "demo.yaml"):
@@ -167,4 +194,4 @@ def test_command_line_and_reference_configs():
 if __name__ == "__main__":
     eptest.run([test_headers_and_request_id, test_trusted_request_id, test_keepalive_reuse, test_routes_and_strip_prefix,
                 test_limits, test_502_when_unreachable, test_504_on_upstream_timeout, test_round_robin_health_and_retry,
-                test_503_when_at_capacity, test_no_route_404, test_command_line_and_reference_configs])
+                test_503_when_at_capacity, test_no_route_404, test_admin_api, test_command_line_and_reference_configs])
