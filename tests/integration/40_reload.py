@@ -76,6 +76,27 @@ def test_reload_changes_upstream_under_load():
             assert "reloaded" in p.read("stderr.log")
 
 
+def test_inflight_request_finishes_on_its_generation():
+    with eptest.EchoOrigin("slow-a", delay=1.5) as a, eptest.EchoOrigin("b") as b:
+        with eptest.Proxy(eptest.basic_config({"web": [a.port]})) as p:
+            out = []
+            t = threading.Thread(target=lambda: out.append(eptest.get_json(p.port, "/slow", timeout=10)))
+            t.start()
+            eptest.wait_until(lambda: a.connections >= 1, what="slow request at origin a")
+            p.write_config(eptest.basic_config({"web": [b.port]}))
+            assert p.reload() == 2
+            assert eptest.get_json(p.port, "/new")[2]["backend"] == "b"
+            status = json.loads(eptest.admin(p, "GET", "/status")[2])
+            assert status["generations_alive"] == 2, status  # generation 1 is pinned by the slow request
+            t.join(10)
+            assert out[0][0] == 200 and out[0][2]["backend"] == "slow-a", out
+            eptest.wait_until(lambda: json.loads(eptest.admin(p, "GET", "/status")[2])["generations_alive"] == 1,
+                              what="generation 1 freed")
+            log = eptest.wait_until(lambda: len(p.access_log()) >= 2 and p.access_log(), what="log")
+            by_path = {e["path"]: e["generation"] for e in log}
+            assert by_path == {"/slow": 1, "/new": 2}, by_path
+
+
 def test_broken_config_keeps_old():
     with eptest.EchoOrigin("a") as a:
         good = eptest.basic_config({"web": [a.port]})
@@ -160,5 +181,6 @@ def test_restart_only_settings_warn():
 
 
 if __name__ == "__main__":
-    eptest.run([test_reload_changes_upstream_under_load, test_broken_config_keeps_old, test_many_reloads_rss_flat,
+    eptest.run([test_reload_changes_upstream_under_load, test_inflight_request_finishes_on_its_generation,
+                test_broken_config_keeps_old, test_many_reloads_rss_flat,
                 test_sigusr1_reopens_logs, test_restart_only_settings_warn])
