@@ -145,12 +145,29 @@ static void test_registry_identity(void **state)
     assert_null(ep_upstream_get("empty", bad, 0, &p, err, sizeof(err)));
 }
 
+static void test_runtime_creation_links_pool_timer(void **state)
+{
+    /* before the registry starts, pools wait for their idle timer; after it, creation links it at once */
+    ep_upstream_t *early = make("early", 0, 3, 1000);
+    assert_null(early->servers[0]->pool._interval_cb.loop);
+    assert_int_equal(ep_upstream_registry_start(), 0);
+    assert_non_null(early->servers[0]->pool._interval_cb.loop);
+    ep_upstream_t *late = make("late", 0, 3, 1000);
+    assert_non_null(late->servers[0]->pool._interval_cb.loop);
+    assert_int_equal(late->servers[0]->pool.timeout, 2000);
+    assert_int_equal(ep_upstream_registry_start(), 0); /* idempotent */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_robin),       cmocka_unit_test(test_health_skip_and_recover),
-        cmocka_unit_test(test_all_down),          cmocka_unit_test(test_inflight_cap),
-        cmocka_unit_test(test_exclude_for_retry), cmocka_unit_test(test_registry_identity),
+        cmocka_unit_test(test_round_robin),
+        cmocka_unit_test(test_health_skip_and_recover),
+        cmocka_unit_test(test_all_down),
+        cmocka_unit_test(test_inflight_cap),
+        cmocka_unit_test(test_exclude_for_retry),
+        cmocka_unit_test(test_registry_identity),
+        cmocka_unit_test(test_runtime_creation_links_pool_timer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
