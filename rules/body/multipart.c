@@ -10,6 +10,7 @@
 
 #define MP_LINE_MAX 4096 /* ModSecurity's MULTIPART_BUF_SIZE: longer lines are cut into chunks of this size */
 #define MP_NONE     ((size_t)-1)
+#define MP_BUCKETS  4096 /* part header lookups: v3 uses a hash map, so many headers must stay cheap */
 
 enum { PART_UNKNOWN, PART_FORMDATA, PART_FILE };
 
@@ -22,7 +23,7 @@ typedef struct {
 
 /* Records kept in the scratch buffer (memcpy'd, so no alignment needed), chained by offset. */
 typedef struct {
-    size_t next;
+    size_t next;      /* next record in the same hash bucket */
     const char *name; /* header names are slices of the body */
     size_t name_len;
     mp_text_t value;
@@ -52,9 +53,14 @@ typedef struct {
 
     /* the part being built */
     int has_part, in_data, data_read, type;
-    size_t headers, headers_tail, lines, lines_tail; /* record lists */
-    mp_text_t last_line;                             /* header line not yet recorded */
-    const char *last_name;                           /* header being built, for folding */
+    struct {
+        uint32_t part; /* the bucket is valid only for the part numbered so (no clearing per part) */
+        size_t first;
+    } headers[MP_BUCKETS]; /* header records by hash of the lower-cased name */
+    uint32_t part_number;
+    size_t lines, lines_tail; /* header line records, in order */
+    mp_text_t last_line;      /* header line not yet recorded */
+    const char *last_name;    /* header being built, for folding */
     size_t last_name_len;
     mp_text_t name, filename;
     size_t value_off, reserve, file_size;
@@ -441,7 +447,8 @@ static void start_part(mp_t *m)
     m->has_part = 1;
     m->in_data = m->data_read = 0;
     m->type = PART_UNKNOWN;
-    m->headers = m->headers_tail = m->lines = m->lines_tail = MP_NONE;
+    m->part_number++;
+    m->lines = m->lines_tail = MP_NONE;
     m->last_line = (mp_text_t){0};
     m->last_name = NULL;
     m->last_name_len = 0;
@@ -504,9 +511,20 @@ static void process_boundary(mp_t *m, int last)
 }
 
 /* Part header names compare case-insensitively. Returns 1 and the record offset when found. */
+static size_t header_bucket(const char *name, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ lower((unsigned char)name[i])) * 16777619u;
+    return h % MP_BUCKETS;
+}
+
 static int find_header(const mp_t *m, const char *name, size_t name_len, size_t *at)
 {
-    for (size_t off = m->headers; off != MP_NONE;) {
+    size_t bucket = header_bucket(name, name_len);
+    if (m->headers[bucket].part != m->part_number)
+        return 0;
+    for (size_t off = m->headers[bucket].first; off != MP_NONE;) {
         mp_header_t rec;
         memcpy(&rec, m->b->base + off, sizeof(rec));
         if (ieq(rec.name, rec.name_len, name, name_len)) {
@@ -638,8 +656,12 @@ static void process_part_header(mp_t *m, const char *line, size_t len)
     size_t at;
     if (find_header(m, line, (size_t)(colon - line), &at))
         return; /* duplicate header: ModSecurity ignores it without an error message */
-    mp_header_t h = {MP_NONE, line, (size_t)(colon - line), input_text(v, chomp_len(v, (size_t)(end - v)))};
-    record_append(m, &h, sizeof(h), &m->headers, &m->headers_tail);
+    size_t bucket = header_bucket(line, (size_t)(colon - line));
+    size_t chain = m->headers[bucket].part == m->part_number ? m->headers[bucket].first : MP_NONE;
+    mp_header_t h = {chain, line, (size_t)(colon - line), input_text(v, chomp_len(v, (size_t)(end - v)))};
+    m->headers[bucket].part = m->part_number;
+    m->headers[bucket].first = m->b->len;
+    rs_buf_append(m->b, &h, sizeof(h));
     m->last_name = line;
     m->last_name_len = (size_t)(colon - line);
     m->last_line = without_eol > 0 ? input_text(line, len) : (mp_text_t){0};

@@ -87,13 +87,14 @@ size_t rs_parse_cookies(rs_str_t header, const rs_body_sink_t *sink)
 
     while (p < end) {
         const char *sep = memchr(p, ';', (size_t)(end - p));
-        const char *tok_end = sep != NULL ? sep : end;
+        size_t tok_len = (size_t)((sep != NULL ? sep : end) - p);
         const char *next = sep != NULL ? sep + 1 : end;
         /* Only the final cookie-pair loses trailing whitespace (ModSecurity strips it after splitting). */
         if (next == end)
-            while (tok_end > p && is_c_space((unsigned char)tok_end[-1]))
-                tok_end--;
-        const char *eq = memchr(p, '=', (size_t)(tok_end - p));
+            while (tok_len > 0 && is_c_space((unsigned char)p[tok_len - 1]))
+                tok_len--;
+        const char *tok_end = p + tok_len;
+        const char *eq = memchr(p, '=', tok_len);
         const char *name = p, *name_end = eq != NULL ? eq : tok_end;
         while (name < name_end && is_c_space((unsigned char)*name))
             name++;

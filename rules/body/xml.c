@@ -405,7 +405,10 @@ static int parse_doctype(xml_parser_t *xp)
 /* Attributes up to '>' or "/>". Returns 1 for an empty-element tag, 0 for a start tag, -1 on error. */
 static int parse_attributes(xml_parser_t *xp)
 {
-    size_t names_off = xp->b->len, nattrs = 0;
+    /* attribute name records are sorted in place at the end: keep them aligned */
+    size_t names_off = (xp->b->len + _Alignof(xml_name_t) - 1) & ~(size_t)(_Alignof(xml_name_t) - 1), nattrs = 0;
+    rs_buf_reserve(xp->b, names_off - xp->b->len);
+    xp->b->len = names_off;
     for (;;) {
         int had_ws = xp->p < xp->end && is_ws(*xp->p);
         skip_ws(xp);
@@ -416,6 +419,15 @@ static int parse_attributes(xml_parser_t *xp)
         if (*xp->p == '>' || starts_with(xp, "/>")) {
             int empty = *xp->p == '/';
             xp->p += empty ? 2 : 1;
+            /* duplicate names: sorted, so equal names are neighbours (cheap even with many attributes) */
+            xml_name_t *names = (xml_name_t *)(void *)(xp->b->base + names_off);
+            if (nattrs > 1)
+                qsort(names, nattrs, sizeof(xml_name_t), name_cmp);
+            for (size_t i = 1; i < nattrs; i++)
+                if (name_cmp(&names[i - 1], &names[i]) == 0) {
+                    fail(xp, "duplicate attribute");
+                    return -1;
+                }
             xp->b->len = names_off;
             return empty;
         }
@@ -426,14 +438,6 @@ static int parse_attributes(xml_parser_t *xp)
         xml_name_t attr = {xp->p, parse_name(xp)};
         if (attr.len == 0)
             return -1;
-        for (size_t i = 0; i < nattrs; i++) {
-            xml_name_t seen;
-            memcpy(&seen, xp->b->base + names_off + i * sizeof(seen), sizeof(seen));
-            if (seen.len == attr.len && memcmp(seen.name, attr.name, attr.len) == 0) {
-                fail(xp, "duplicate attribute");
-                return -1;
-            }
-        }
         rs_buf_append(xp->b, &attr, sizeof(attr));
         nattrs++;
         skip_ws(xp);
