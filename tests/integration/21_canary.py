@@ -148,8 +148,7 @@ def test_audit_and_restart_and_reload():
         lines = audit_lines(p)
         assert [(x["action"], x["old_weight"], x["new_weight"]) for x in lines] == \
             [("set", 10, 33.33), ("rollback", 33.33, 0), ("set", 0, 12.5)], lines
-        # the client address is the admin caller's when the core passes it (null otherwise)
-        assert lines[0]["token"] == "test" and lines[0]["client"] in ("127.0.0.1", None), lines[0]
+        assert lines[0]["token"] == "test" and lines[0]["client"] == "127.0.0.1", lines[0]
         assert lines[0]["reason"] == "ticket OPS-42"
         assert lines[1]["reason"] == "bad numbers" and lines[0]["time"].endswith("Z")
         state = json.loads(p.read("state/canary-state.json"))
