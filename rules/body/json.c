@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* application/json body processor: a strict RFC 8259 parser (no library) that names every scalar the way
  * ModSecurity v3 does with yajl: "json" for the root, "json.key.sub" through objects, ".array_N" for array
- * elements, "empty-key" for "" object keys. Iterative, so deep nesting costs scratch bytes, not C stack. */
+ * elements, "empty-key" for "" object keys. Iterative, so deep nesting costs scratch bytes, not C stack.
+ * Error messages are the processor's own ("parse error: ..."); the caller adds "JSON parsing error: ". */
 #include <stdio.h>
 #include <string.h>
 
@@ -50,8 +51,7 @@ static void fail(json_parser_t *jp, const char *what)
     jp->failed = 1;
     if (jp->err != NULL) {
         jp->err->error = 1;
-        snprintf(jp->err->message, sizeof(jp->err->message), "JSON parsing error: parse error: %s at offset %zu", what,
-                 (size_t)(jp->p - jp->start));
+        snprintf(jp->err->message, sizeof(jp->err->message), "parse error: %s at offset %zu", what, (size_t)(jp->p - jp->start));
     }
 }
 

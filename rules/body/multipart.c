@@ -2,7 +2,8 @@
 /* multipart/form-data body processor reproducing ModSecurity v3.0.9's observable behaviour: the boundary
  * checks on Content-Type, the 4096-byte line machine, part header rules, which MULTIPART_* flag each oddity
  * raises, which errors stop parsing and which only set REQBODY_ERROR_MSG, and its quirks (form values lose
- * the line breaks between their lines; arguments are reported only when the final boundary was seen). */
+ * the line breaks between their lines; arguments are reported only when the final boundary was seen).
+ * Error messages are v3's ("Multipart: ..."); the caller adds "Multipart parsing error: ". */
 #include <stdio.h>
 #include <string.h>
 
@@ -48,8 +49,8 @@ typedef struct {
     size_t blen;
     int flag_error, crlf_line, is_complete;
     size_t boundary_count;
-    char error[135]; /* last error assigned ("" when none); sized to fit after the REQBODY_ERROR_MSG prefix */
-    size_t done_end; /* scratch bytes used by finished parts */
+    char error[sizeof(((rs_body_error_t *)0)->message)]; /* last error assigned; "" when none */
+    size_t done_end;                                     /* scratch bytes used by finished parts */
 
     /* the part being built */
     int has_part, in_data, data_read, type;
@@ -883,7 +884,7 @@ void rs_parse_multipart(rs_str_t body, rs_str_t content_type, const rs_body_sink
     if (err != NULL) {
         err->error = m.error[0] != '\0';
         if (err->error)
-            snprintf(err->message, sizeof(err->message), "Multipart parsing error: %s", m.error);
+            memcpy(err->message, m.error, sizeof(err->message));
         else
             err->message[0] = '\0';
     }

@@ -3,7 +3,8 @@
  * that reports text and attribute values for XML:/ *. It never loads or expands anything external.
  * DOCTYPE policy: the declaration is checked for balance only, then reported verbatim as one XML_TEXT item
  * named "!DOCTYPE" so rules can see XXE payloads. References to general entities it declares stay as the
- * literal text "&name;" (never expanded); references to undeclared entities are an error, as in libxml2. */
+ * literal text "&name;" (never expanded); references to undeclared entities are an error, as in libxml2.
+ * Error messages start like v3's ("XML: Failed parsing document."); the caller adds "XML parsing error: ". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +46,8 @@ static void fail(xml_parser_t *xp, const char *what)
     xp->failed = 1;
     if (xp->err != NULL) {
         xp->err->error = 1;
-        snprintf(xp->err->message, sizeof(xp->err->message), "XML parsing error: XML: Failed parsing document. (%s at offset %zu)",
-                 what, (size_t)(xp->p - xp->start));
+        snprintf(xp->err->message, sizeof(xp->err->message), "XML: Failed parsing document. (%s at offset %zu)", what,
+                 (size_t)(xp->p - xp->start));
     }
 }
 
