@@ -620,7 +620,8 @@ static int exec_rx(const rs_op_t *op, rs_str_t pattern, rs_str_t value, int want
     if (rc == 0)
         rc = RS_OVEC_PAIRS; /* more groups than we keep: the first ones are filled */
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(scratch->md);
-    result->matched = rs_str(value.base + ov[0], ov[1] - ov[0]);
+    /* defensive: PCRE2 builds that allow \K in lookarounds can report a start after the end */
+    result->matched = rs_str(value.base + ov[0], ov[1] >= ov[0] ? ov[1] - ov[0] : 0);
     if (want_capture) {
         for (int i = 0; i < rc; i++) {
             if (ov[2 * i] == PCRE2_UNSET || ov[2 * i + 1] < ov[2 * i])
