@@ -373,6 +373,12 @@ static rs_rx_node_t *parse_class(rx_parser_t *ps)
         set_add_cased(set, (unsigned)lo, ps->caseless);
         prev = lo;
     }
+    if (ps->caseless) /* POSIX classes and escapes too: (?i)[[:upper:]] also matches lower case */
+        for (unsigned c = 'a'; c <= 'z'; c++)
+            if (rs_rx_set_has(set, c) || rs_rx_set_has(set, c - 32)) {
+                set_add(set, c);
+                set_add(set, c - 32);
+            }
     rs_rx_node_t *n = node_new(RS_RX_SET);
     if (negate) {
         for (int i = 0; i < 32; i++)

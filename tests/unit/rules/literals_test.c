@@ -128,6 +128,9 @@ static void test_expected_sets(void **state)
     expect_each_contains("(?:\\w+ab|\\d+ab)cd\\s", "abcd", NULL);
     expect_lits("abc(?:x+|y+)", 0, LITS("abcx", "abcy"));
     expect_lits("a+bcd", 0, LITS("abcd"));
+    /* caseless classes: POSIX names cover both cases under (?i) */
+    expect_each_contains("(?i)x[[:upper:]]y", "x", "y");
+    expect_lits("(?i)ab[[:lower:]]{0}cd", 1, LITS("abcd"));
     /* backreferences are unknown text */
     expect_each_contains("(a+)x\\1yz", "ax", "yz");
 }
@@ -504,27 +507,27 @@ static void rand_regex(rs_buf_t *b, int depth);
 
 static void rand_atom(rs_buf_t *b, int depth)
 {
-    static const char *const atoms[] = {"a",           "b",       "A",       "B",
-                                        "-",           "\\.",     "ab",      "ba",
-                                        "[ab]",        "[^a]",    "[a-c]",   "[aA]",
-                                        "\\d",         "\\w",     "\\s",     "\\b",
-                                        "^",           "$",       ".",       "\\x41",
-                                        "\\Qa.\\E",    "(?i)",    "(?-i)",   "\\B",
-                                        "[[:alpha:]]", "\\1",     "[\\-b]",  "\\n",
-                                        "(?<=a)",      "(?<!b)",  "\\Z",     "\\z",
-                                        "\\A",         "(?<n>a)", "(?|a|b)", "\\x{62}",
-                                        "[]a]",        "[^]a]",   "[a-]",    "\\h",
-                                        "\\v",         "\\R",     "\\N",     "[[:^alpha:]]",
-                                        "(?s)",        "(?m)",    "(?U)",    "\\K",
-                                        "\\cA",        "a{,2}",   "{",       "}",
-                                        "x{2",         "(?#c)",   "[\\w-]",  "\\G",
-                                        "(?P<x>b)",    "(?P=x)",  "\\01",    "[\\x41-\\x43]",
-                                        "(?i)[a-b]",   "\\E",     "\\Q\\E",  "\\g{-1}",
-                                        "(?1)"};
-    uint32_t r = rnd() % 72;
-    if (depth < 3 && r >= 65) {
+    static const char *const atoms[] = {"a",           "b",           "A",           "B",
+                                        "-",           "\\.",         "ab",          "ba",
+                                        "[ab]",        "[^a]",        "[a-c]",       "[aA]",
+                                        "\\d",         "\\w",         "\\s",         "\\b",
+                                        "^",           "$",           ".",           "\\x41",
+                                        "\\Qa.\\E",    "(?i)",        "(?-i)",       "\\B",
+                                        "[[:alpha:]]", "\\1",         "[\\-b]",      "\\n",
+                                        "(?<=a)",      "(?<!b)",      "\\Z",         "\\z",
+                                        "\\A",         "(?<n>a)",     "(?|a|b)",     "\\x{62}",
+                                        "[]a]",        "[^]a]",       "[a-]",        "\\h",
+                                        "\\v",         "\\R",         "\\N",         "[[:^alpha:]]",
+                                        "(?s)",        "(?m)",        "(?U)",        "\\K",
+                                        "\\cA",        "a{,2}",       "{",           "}",
+                                        "x{2",         "(?#c)",       "[\\w-]",      "\\G",
+                                        "(?P<x>b)",    "(?P=x)",      "\\01",        "[\\x41-\\x43]",
+                                        "(?i)[a-b]",   "\\E",         "\\Q\\E",      "\\g{-1}",
+                                        "(?1)",        "[[:upper:]]", "[[:lower:]]", "[^[:lower:]]"};
+    uint32_t r = rnd() % 75;
+    if (depth < 3 && r >= 68) {
         static const char *const open[] = {"(", "(?:", "(?i:", "(?=", "(?!", "(?>", "(?-i:"};
-        rs_buf_append(b, open[r - 65], strlen(open[r - 65]));
+        rs_buf_append(b, open[r - 68], strlen(open[r - 68]));
         rand_regex(b, depth + 1);
         rs_buf_putc(b, ')');
         return;
