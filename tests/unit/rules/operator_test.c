@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <dirent.h>
 
 #include <cmocka.h>
@@ -416,13 +417,13 @@ static void test_literals_simple(void **state)
 }
 
 /* Counting allocator: glibc lets the executable interpose malloc and friends. Only counted while armed. Not
- * with AddressSanitizer, which owns malloc itself. */
+ * under sanitizers, which own malloc themselves. */
 #if defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
 #define EP_ASAN 1
 #endif
 #endif
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define EP_ASAN 1
 #endif
 
@@ -499,6 +500,61 @@ static void test_no_alloc_steady_state(void **state)
     assert_int_equal(alloc_count, 0);
 }
 
+/* Shared compiled operators, one scratch per thread: results must equal the single-threaded ones. */
+typedef struct {
+    rs_op_t **ops;
+    size_t nops;
+    const char *const *values;
+    size_t nvalues;
+    const int *expected;
+    int mismatches;
+} thread_job_t;
+
+static void *thread_main(void *arg)
+{
+    thread_job_t *job = arg;
+    rs_op_scratch_t *own = rs_op_scratch_new();
+    rs_op_result_t res;
+    for (int rep = 0; rep < 200; rep++)
+        for (size_t i = 0; i < job->nops; i++)
+            for (size_t v = 0; v < job->nvalues; v++) {
+                int rc = rs_op_exec(job->ops[i], RS_STR(""), rs_str(job->values[v], strlen(job->values[v])), 1, NULL, own, &res);
+                if (rc != job->expected[i * job->nvalues + v])
+                    job->mismatches++;
+            }
+    rs_op_scratch_free(own);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    static const char *const specs[][2] = {
+        {"rx", "(?i)(union\\s+select|<script)"}, {"pm", "select union <script"}, {"rx", "^[a-z]+$"}, {"containsWord", "union"}};
+    static const char *const values[] = {"1 UNION  SELECT x", "harmless", "<ScRiPt>", "union", "x"};
+    enum { NOPS = 4, NVALUES = 5, NTHREADS = 4 };
+    rs_op_t *ops[NOPS];
+    int expected[NOPS * NVALUES];
+    rs_op_result_t res;
+    for (size_t i = 0; i < NOPS; i++) {
+        ops[i] = make(specs[i][0], specs[i][1], 0);
+        for (size_t v = 0; v < NVALUES; v++)
+            expected[i * NVALUES + v] =
+                rs_op_exec(ops[i], RS_STR(""), rs_str(values[v], strlen(values[v])), 1, NULL, scratch, &res);
+    }
+    pthread_t th[NTHREADS];
+    thread_job_t jobs[NTHREADS];
+    for (int t = 0; t < NTHREADS; t++) {
+        jobs[t] = (thread_job_t){ops, NOPS, values, NVALUES, expected, 0};
+        assert_int_equal(pthread_create(&th[t], NULL, thread_main, &jobs[t]), 0);
+    }
+    for (int t = 0; t < NTHREADS; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(jobs[t].mismatches, 0);
+    }
+    for (size_t i = 0; i < NOPS; i++)
+        rs_op_free(ops[i]);
+}
+
 static int setup(void **state)
 {
     scratch = rs_op_scratch_new();
@@ -527,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_misc),
         cmocka_unit_test(test_literals_simple),
         cmocka_unit_test(test_no_alloc_steady_state),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
