@@ -255,9 +255,10 @@ rs_db_t *rs_db_compile(const rs_source_t *sources, size_t nsources, const rs_com
             for (size_t i = 0; i < rs->default_actions[p]->nsetvars; i++)
                 mark_macro(db, &rs->default_actions[p]->setvars[i].value);
 
-    if (db->use_prefilter)
+    if (db->use_prefilter) {
         build_prefilter(db);
-    else
+        db->cand = rs_cand_build(db);
+    } else
         for (size_t i = 0; i < db->ncrules; i++)
             if (db->crules[i].rule->kind == RS_RULE_SECRULE && db->crules[i].rule->op != NULL)
                 db->stats.unfiltered++;
@@ -278,6 +279,7 @@ void rs_db_release(rs_db_t *db)
 {
     if (db == NULL || atomic_fetch_sub_explicit(&db->refs, 1, memory_order_acq_rel) != 1)
         return;
+    rs_cand_free(db->cand);
     for (size_t i = 0; i < db->ncrules; i++)
         if (db->crules[i].op_has_macro)
             rs_macro_free(&db->crules[i].op_macro);

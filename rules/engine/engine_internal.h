@@ -57,6 +57,7 @@ struct st_rs_db_t {
     rs_pfchain_t *pf; /* per tnode (NULL when no prefilter) */
     uint8_t uses_var[RS_VAR__COUNT];
     rs_db_stats_t stats;
+    struct st_rs_cand_db_t *cand; /* one-pass candidate scan (cand.c); NULL without the prefilter */
 };
 
 /* ---- transaction scratch ---------------------------------------------------------------------------- */
@@ -193,6 +194,7 @@ struct st_rs_tx_t {
 
     rs_trace_fn trace;
     void *trace_ctx;
+    struct st_rs_cand_tx_t *cand; /* candidate scan scratch (cand.c) */
 };
 
 /* vars.c */
@@ -217,6 +219,19 @@ void rs_store_clear(void); /* tests */
 /* tx.c: shared with the CLI for traces */
 int rs_tx_trace_on(const rs_tx_t *tx);
 void rs_tx_tracef(rs_tx_t *tx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* cand.c: which rules can match at all, from one scan of every fixed request value per phase */
+typedef struct st_rs_cand_db_t rs_cand_db_t;
+typedef struct st_rs_cand_tx_t rs_cand_tx_t;
+rs_cand_db_t *rs_cand_build(rs_db_t *db);
+void rs_cand_free(rs_cand_db_t *c);
+/** Scans the phase's values (call after the body is processed, before the phase's rules). */
+void rs_cand_scan(rs_tx_t *tx, int phase);
+/** 0 when the rule cannot match in this phase (none of its literals occurs); 1 when it must be evaluated. */
+int rs_cand_may_match(const rs_tx_t *tx, const rs_crule_t *cr);
+void rs_cand_tx_free(rs_cand_tx_t *ct);
+/** Slotted rules and how many are candidates after the last scan (stats, tests). */
+void rs_cand_counts(const rs_tx_t *tx, unsigned *slots, unsigned *candidates);
 
 /* db.c */
 int rs_db_tnode_chain(const rs_db_t *db, uint32_t node, uint8_t *out, size_t max);

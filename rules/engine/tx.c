@@ -95,6 +95,7 @@ void rs_tx_free(rs_tx_t *tx)
     if (tx->db != NULL)
         rs_tx_end(tx);
     rs_arena_free(&tx->arena);
+    rs_cand_tx_free(tx->cand);
     rs_op_scratch_free(tx->opscratch);
     pcre2_match_data_free((pcre2_match_data *)tx->match_data);
     rs_buf_free(&tx->tbuf);
@@ -1082,6 +1083,10 @@ static int eval_operator_rule(rs_tx_t *tx, const rs_crule_t *cr, rs_rulemsg_t *r
 {
     const rs_rule_t *r = cr->rule;
     int any = 0;
+    if (!rs_cand_may_match(tx, cr)) { /* none of its literals occurs in anything it can read */
+        clean_matched(tx);
+        return 0;
+    }
     for (size_t ti = 0; ti < r->ntargets; ti++) {
         const rs_target_t *t = &r->targets[ti];
         if (t->is_negated)
@@ -1270,6 +1275,7 @@ int rs_tx_run_phase(rs_tx_t *tx, int phase, rs_verdict_t *verdict)
         run = 0;
     if (run) {
         tx->allow_type = RS_ALLOWTYPE_NONE;
+        rs_cand_scan(tx, phase);
         run_rules(tx, phase);
     }
     if (verdict != NULL)

@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: MIT */
+/* The one-pass candidate scan: what makes the compiled path cheaper than rule-by-rule evaluation.
+ *
+ * At compile time every rule whose targets are request variables that stay fixed during a phase (ARGS,
+ * headers, cookies, URI, body, XML, ...) and whose operator needs one of a set of literals to match (regex
+ * required literals, @pm phrases, @contains strings...) gets a slot. All those literals, case-folded, go into
+ * one Aho-Corasick automaton; literal -> slots that need it.
+ *
+ * At the start of a phase, every value of those variables is transformed once per transformation chain in
+ * use (a chain shares its prefix with others in the trie, and a transformation that cannot change a value,
+ * judged from a one-pass byte profile of it, is not even called), each DISTINCT resulting string is scanned
+ * once, and a slot becomes a candidate when one of its literals occurs in a string its own chain produced.
+ * During the phase a rule that is not a candidate cannot match (every value it could read was scanned) and
+ * is answered "no match" without collecting a single value. Case folding and scanning whole variables (not
+ * only the rule's selected members) only ever add candidates, never remove one, so verdicts stay identical
+ * to the reference evaluator's (tests/unit/rules/scan_vs_ref_test.c checks that on the corpus). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "transform/transform.h"
+
+/* ---- which transformations can change which values ---------------------------------------------------- */
+
+/* A byte profile: bit b set when byte b occurs. */
+typedef struct st_profile_t {
+    uint64_t w[4];
+} profile_t;
+
+static void profile_of(rs_str_t s, profile_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    const unsigned char *c = (const unsigned char *)s.base;
+    for (size_t i = 0; i < s.len; i++)
+        p->w[c[i] >> 6] |= 1ull << (c[i] & 63);
+}
+
+static void mask_add(profile_t *m, const char *bytes)
+{
+    for (const unsigned char *c = (const unsigned char *)bytes; *c != '\0'; c++)
+        m->w[*c >> 6] |= 1ull << (*c & 63);
+}
+
+static void mask_range(profile_t *m, int lo, int hi)
+{
+    for (int b = lo; b <= hi; b++)
+        m->w[b >> 6] |= 1ull << (b & 63);
+}
+
+#define WHITESPACE " \t\n\r\f\v"
+
+/* The bytes without which a transformation leaves its input unchanged (conservative: a listed byte only
+ * means "call it"). Transformations not listed always run. Checked by tests/unit/rules/cand_test.c. */
+static int trigger_mask(const char *name, profile_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    if (strcmp(name, "lowercase") == 0) {
+        mask_range(m, 'A', 'Z');
+    } else if (strcmp(name, "uppercase") == 0) {
+        mask_range(m, 'a', 'z');
+    } else if (strcmp(name, "urlDecode") == 0 || strcmp(name, "urlDecodeUni") == 0) {
+        mask_add(m, "%+");
+    } else if (strcmp(name, "htmlEntityDecode") == 0) {
+        mask_add(m, "&");
+    } else if (strcmp(name, "jsDecode") == 0 || strcmp(name, "escapeSeqDecode") == 0) {
+        mask_add(m, "\\");
+    } else if (strcmp(name, "cssDecode") == 0) {
+        mask_add(m, "\\");
+        mask_range(m, 0, 0);
+    } else if (strcmp(name, "removeNulls") == 0 || strcmp(name, "replaceNulls") == 0) {
+        mask_range(m, 0, 0);
+    } else if (strcmp(name, "removeWhitespace") == 0 || strcmp(name, "compressWhitespace") == 0 || strcmp(name, "trim") == 0 ||
+               strcmp(name, "trimLeft") == 0 || strcmp(name, "trimRight") == 0) {
+        mask_add(m, WHITESPACE);
+        mask_range(m, 0x80, 0xff); /* non-breaking spaces and other locale whitespace */
+    } else if (strcmp(name, "normalizePath") == 0 || strcmp(name, "normalizePathWin") == 0) {
+        mask_add(m, "/\\.");
+    } else if (strcmp(name, "cmdLine") == 0) {
+        mask_range(m, 'A', 'Z');
+        mask_add(m, "\\\"'^,;/(" WHITESPACE);
+    } else if (strcmp(name, "replaceComments") == 0) {
+        mask_add(m, "/*");
+    } else if (strcmp(name, "removeComments") == 0 || strcmp(name, "removeCommentsChar") == 0) {
+        mask_add(m, "/*-#<>");
+    } else if (strcmp(name, "utf8toUnicode") == 0) {
+        mask_range(m, 0x80, 0xff);
+        mask_range(m, 0, 0);
+    } else {
+        return 0; /* unknown effect: always run */
+    }
+    return 1;
+}
+
+static int profile_hits(const profile_t *p, const profile_t *m)
+{
+    return ((p->w[0] & m->w[0]) | (p->w[1] & m->w[1]) | (p->w[2] & m->w[2]) | (p->w[3] & m->w[3])) != 0;
+}
+
+/* ---- compile ------------------------------------------------------------------------------------------- */
+
+/* Variables whose values cannot change while a phase's rules run (the body is processed before phase 2's). */
+static int is_fixed_var(int var)
+{
+    switch (var) {
+    case RS_VAR_ARGS:
+    case RS_VAR_ARGS_GET:
+    case RS_VAR_ARGS_POST:
+    case RS_VAR_ARGS_NAMES:
+    case RS_VAR_ARGS_GET_NAMES:
+    case RS_VAR_ARGS_POST_NAMES:
+    case RS_VAR_REQUEST_HEADERS:
+    case RS_VAR_REQUEST_HEADERS_NAMES:
+    case RS_VAR_REQUEST_COOKIES:
+    case RS_VAR_REQUEST_COOKIES_NAMES:
+    case RS_VAR_REQUEST_FILENAME:
+    case RS_VAR_REQUEST_BASENAME:
+    case RS_VAR_REQUEST_URI:
+    case RS_VAR_REQUEST_URI_RAW:
+    case RS_VAR_REQUEST_LINE:
+    case RS_VAR_REQUEST_METHOD:
+    case RS_VAR_REQUEST_PROTOCOL:
+    case RS_VAR_REQUEST_BODY:
+    case RS_VAR_QUERY_STRING:
+    case RS_VAR_FILES:
+    case RS_VAR_FILES_NAMES:
+    case RS_VAR_FILES_TMP_CONTENT:
+    case RS_VAR_MULTIPART_PART_HEADERS:
+    case RS_VAR_XML:
+    case RS_VAR_RESPONSE_HEADERS:
+    case RS_VAR_RESPONSE_HEADERS_NAMES:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+struct st_rs_cand_db_t {
+    uint64_t id;      /* unique per database: scratch sized for another one is resized */
+    int32_t *slot_of; /* per crule index: slot, or -1 when the rule always runs */
+    uint32_t nslots;
+    uint16_t *slot_chain; /* per slot: index into chains[] */
+    uint32_t *chains;     /* distinct final tnodes of slotted rules */
+    uint32_t nchains;
+    uint32_t *chain_index;           /* per tnode: index into chains[] + 1, 0 when none */
+    uint8_t *node_needed;            /* per tnode: on the path to a needed chain */
+    profile_t *node_mask;            /* per tnode: trigger bytes of its transformation */
+    uint8_t *node_always;            /* per tnode: its transformation has no trigger set */
+    uint8_t scan_var[RS_VAR__COUNT]; /* variables read by slotted rules */
+    rs_ac_t *ac;
+    rs_str_t *lits;       /* the literals (folded), for stats and debugging */
+    uint32_t **lit_slots; /* per literal: slots that need it */
+    uint32_t *lit_nslots;
+    size_t nlits;
+};
+
+struct st_rs_cand_tx_t {
+    uint64_t sized_for;  /* id of the candidate db the arrays below fit */
+    uint64_t *bits;      /* candidate slots of the current phase */
+    int valid;           /* bits hold this phase's scan (0 before the first scan or when tracing) */
+    rs_str_t *out;       /* per tnode: output for the value being scanned */
+    uint32_t *prof_idx;  /* per tnode: which profile applies to its output */
+    profile_t *profiles; /* [0] the value's, then one per changed output */
+    uint32_t *stamp;     /* per chain: serial of the string it produced */
+    uint32_t *seen;      /* per literal: serial of the string it was last found in */
+    uint32_t serial;     /* increases with every distinct string scanned */
+    rs_buf_t tbuf;
+    rs_val_t *vals;
+    size_t nvals, cap_vals;
+    /* distinct strings of the value being scanned */
+    rs_str_t *strs;
+    uint32_t *str_serial;
+    size_t nstrs, cap_strs;
+};
+
+/* Literal dictionary used while building: literal text (folded) -> index, through an open-addressing table
+ * (CRS phrase files hold thousands of literals). */
+typedef struct st_lit_build_t {
+    rs_str_t *lits;
+    size_t n, cap;
+    uint32_t **slots;
+    uint32_t *nslots, *capslots;
+    uint32_t *table; /* literal index + 1, 0 = empty */
+    size_t tabcap;
+} lit_build_t;
+
+static size_t lit_hash(rs_str_t s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < s.len; i++)
+        h = (h ^ (unsigned char)s.base[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static void lit_rehash(lit_build_t *b)
+{
+    size_t cap = b->tabcap ? b->tabcap * 2 : 1024;
+    uint32_t *t = calloc(cap, sizeof(uint32_t));
+    if (t == NULL)
+        abort();
+    for (size_t i = 0; i < b->n; i++) {
+        size_t h = lit_hash(b->lits[i]) & (cap - 1);
+        while (t[h] != 0)
+            h = (h + 1) & (cap - 1);
+        t[h] = (uint32_t)i + 1;
+    }
+    free(b->table);
+    b->table = t;
+    b->tabcap = cap;
+}
+
+static uint32_t lit_index(lit_build_t *b, rs_str_t lit)
+{
+    if ((b->n + 1) * 2 > b->tabcap)
+        lit_rehash(b);
+    size_t h = lit_hash(lit) & (b->tabcap - 1);
+    for (; b->table[h] != 0; h = (h + 1) & (b->tabcap - 1)) {
+        const rs_str_t *e = &b->lits[b->table[h] - 1];
+        if (e->len == lit.len && memcmp(e->base, lit.base, lit.len) == 0)
+            return b->table[h] - 1;
+    }
+    b->table[h] = (uint32_t)b->n + 1;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 256;
+        b->lits = realloc(b->lits, b->cap * sizeof(*b->lits));
+        b->slots = realloc(b->slots, b->cap * sizeof(*b->slots));
+        b->nslots = realloc(b->nslots, b->cap * sizeof(*b->nslots));
+        b->capslots = realloc(b->capslots, b->cap * sizeof(*b->capslots));
+        if (b->lits == NULL || b->slots == NULL || b->nslots == NULL || b->capslots == NULL)
+            abort();
+    }
+    char *copy = rs_strndup(lit.base, lit.len);
+    b->lits[b->n] = rs_str(copy, lit.len);
+    b->slots[b->n] = NULL;
+    b->nslots[b->n] = b->capslots[b->n] = 0;
+    return (uint32_t)b->n++;
+}
+
+static void lit_add_slot(lit_build_t *b, uint32_t li, uint32_t slot)
+{
+    if (b->nslots[li] != 0 && b->slots[li][b->nslots[li] - 1] == slot)
+        return;
+    if (b->nslots[li] == b->capslots[li]) {
+        b->capslots[li] = b->capslots[li] ? b->capslots[li] * 2 : 2;
+        b->slots[li] = realloc(b->slots[li], b->capslots[li] * sizeof(uint32_t));
+        if (b->slots[li] == NULL)
+            abort();
+    }
+    b->slots[li][b->nslots[li]++] = slot;
+}
+
+static int rule_eligible(const rs_crule_t *cr)
+{
+    const rs_rule_t *r = cr->rule;
+    if (r->kind != RS_RULE_SECRULE || r->op == NULL || cr->op_has_macro || r->multi_match || rs_op_negated(r->op))
+        return 0;
+    size_t positive = 0;
+    for (size_t i = 0; i < r->ntargets; i++) {
+        const rs_target_t *t = &r->targets[i];
+        if (t->is_count || !is_fixed_var(t->var))
+            return 0;
+        positive += !t->is_negated;
+    }
+    return positive != 0;
+}
+
+rs_cand_db_t *rs_cand_build(rs_db_t *db)
+{
+    static _Atomic uint64_t next_id = 1;
+    rs_cand_db_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
+    c->id = atomic_fetch_add(&next_id, 1);
+    c->slot_of = malloc(db->ncrules * sizeof(int32_t));
+    c->chain_index = calloc(db->ntnodes, sizeof(uint32_t));
+    c->slot_chain = malloc((db->ncrules ? db->ncrules : 1) * sizeof(uint16_t));
+    c->chains = malloc((db->ntnodes ? db->ntnodes : 1) * sizeof(uint32_t));
+    if (c->slot_of == NULL || c->chain_index == NULL || c->slot_chain == NULL || c->chains == NULL)
+        abort();
+    lit_build_t b = {0};
+    for (size_t i = 0; i < db->ncrules; i++) {
+        rs_crule_t *cr = &db->crules[i];
+        c->slot_of[i] = -1;
+        if (!rule_eligible(cr))
+            continue;
+        rs_str_t *lits = NULL;
+        int nocase = 0;
+        int n = rs_op_required_literals(cr->rule->op, &lits, &nocase);
+        int usable = n > 0;
+        for (int k = 0; k < n && usable; k++)
+            usable = lits[k].len != 0;
+        if (!usable) {
+            if (n > 0)
+                rs_op_literals_free(lits, n);
+            continue;
+        }
+        uint32_t slot = c->nslots++;
+        c->slot_of[i] = (int32_t)slot;
+        if (c->chain_index[cr->tnode] == 0) {
+            c->chains[c->nchains] = cr->tnode;
+            c->chain_index[cr->tnode] = ++c->nchains;
+        }
+        c->slot_chain[slot] = (uint16_t)(c->chain_index[cr->tnode] - 1);
+        for (size_t t = 0; t < cr->rule->ntargets; t++)
+            c->scan_var[cr->rule->targets[t].var] = 1;
+        for (int k = 0; k < n; k++) {
+            /* fold to lower case: the automaton matches without case, a superset of any case-sensitive test */
+            char *low = rs_strndup(lits[k].base, lits[k].len);
+            for (size_t j = 0; j < lits[k].len; j++)
+                if (low[j] >= 'A' && low[j] <= 'Z')
+                    low[j] = (char)(low[j] - 'A' + 'a');
+            lit_add_slot(&b, lit_index(&b, rs_str(low, lits[k].len)), slot);
+            free(low);
+        }
+        rs_op_literals_free(lits, n);
+    }
+    /* the transformation nodes that must be computed: every needed chain and its ancestors */
+    c->node_needed = calloc(db->ntnodes ? db->ntnodes : 1, 1);
+    c->node_mask = calloc(db->ntnodes ? db->ntnodes : 1, sizeof(profile_t));
+    c->node_always = calloc(db->ntnodes ? db->ntnodes : 1, 1);
+    if (c->node_needed == NULL || c->node_mask == NULL || c->node_always == NULL)
+        abort();
+    for (uint32_t k = 0; k < c->nchains; k++)
+        for (uint32_t n = c->chains[k]; n != 0 && !c->node_needed[n]; n = db->tnodes[n].parent)
+            c->node_needed[n] = 1;
+    for (size_t n = 1; n < db->ntnodes; n++)
+        c->node_always[n] = !trigger_mask(rs_transform_name(db->tnodes[n].transform), &c->node_mask[n]);
+    if (b.n != 0) {
+        uint32_t *ids = malloc(b.n * sizeof(uint32_t));
+        for (size_t i = 0; i < b.n; i++)
+            ids[i] = (uint32_t)i;
+        c->ac = rs_ac_build(b.lits, ids, b.n, 1);
+        free(ids);
+        if (c->ac != NULL)
+            db->stats.memory_bytes += rs_ac_memory(c->ac);
+    }
+    c->lits = b.lits;
+    free(b.capslots);
+    free(b.table);
+    c->lit_slots = b.slots;
+    c->lit_nslots = b.nslots;
+    c->nlits = b.n;
+    db->stats.literals = (unsigned)b.n;
+    db->stats.prefiltered = c->nslots;
+    db->stats.unfiltered = 0;
+    for (size_t i = 0; i < db->ncrules; i++)
+        if (c->slot_of[i] < 0 && db->crules[i].rule->kind == RS_RULE_SECRULE && db->crules[i].rule->op != NULL)
+            db->stats.unfiltered++;
+    return c;
+}
+
+void rs_cand_free(rs_cand_db_t *c)
+{
+    if (c == NULL)
+        return;
+    rs_ac_free(c->ac);
+    for (size_t i = 0; i < c->nlits; i++) {
+        free(c->lit_slots[i]);
+        free((char *)c->lits[i].base);
+    }
+    free(c->lits);
+    free(c->lit_slots);
+    free(c->lit_nslots);
+    free(c->slot_of);
+    free(c->slot_chain);
+    free(c->chains);
+    free(c->chain_index);
+    free(c->node_needed);
+    free(c->node_mask);
+    free(c->node_always);
+    free(c);
+}
+
+/* ---- scan ---------------------------------------------------------------------------------------------- */
+
+static void *grow(void *p, size_t n, size_t size)
+{
+    void *q = realloc(p, n * size);
+    if (q == NULL)
+        abort();
+    return q;
+}
+
+static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
+{
+    const rs_db_t *db = tx->db;
+    const rs_cand_db_t *c = db->cand;
+    rs_cand_tx_t *ct = tx->cand;
+    if (ct == NULL) {
+        ct = calloc(1, sizeof(*ct));
+        if (ct == NULL)
+            abort();
+        tx->cand = ct;
+    }
+    if (ct->sized_for == c->id && ct->serial < UINT32_MAX - (1u << 24))
+        return ct;
+    /* a new database (reload) or serials close to wrapping: size everything afresh (rare: not per request) */
+    size_t nodes = db->ntnodes ? db->ntnodes : 1, nchains = c->nchains ? c->nchains : 1, nlits = c->nlits ? c->nlits : 1;
+    ct->bits = grow(ct->bits, (c->nslots + 63) / 64 + 1, sizeof(uint64_t));
+    ct->out = grow(ct->out, nodes, sizeof(rs_str_t));
+    ct->prof_idx = grow(ct->prof_idx, nodes, sizeof(uint32_t));
+    ct->profiles = grow(ct->profiles, nodes + 1, sizeof(profile_t));
+    ct->stamp = grow(ct->stamp, nchains, sizeof(uint32_t));
+    ct->seen = grow(ct->seen, nlits, sizeof(uint32_t));
+    memset(ct->stamp, 0, nchains * sizeof(uint32_t));
+    memset(ct->seen, 0, nlits * sizeof(uint32_t));
+    ct->serial = 0;
+    ct->sized_for = c->id;
+    return ct;
+}
+
+typedef struct st_scan_ctx_t {
+    const rs_cand_db_t *c;
+    rs_cand_tx_t *ct;
+    uint32_t serial;
+} scan_ctx_t;
+
+static int on_literal(void *arg, uint32_t lit, size_t end)
+{
+    scan_ctx_t *s = arg;
+    (void)end;
+    if (s->ct->seen[lit] == s->serial)
+        return 0;
+    s->ct->seen[lit] = s->serial;
+    const uint32_t *slots = s->c->lit_slots[lit];
+    for (uint32_t i = 0; i < s->c->lit_nslots[lit]; i++) {
+        uint32_t slot = slots[i];
+        if (s->ct->stamp[s->c->slot_chain[slot]] == s->serial)
+            s->ct->bits[slot >> 6] |= 1ull << (slot & 63);
+    }
+    return 0;
+}
+
+/* Scans one value: every needed chain's output, each distinct string once. */
+static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, rs_str_t value)
+{
+    const rs_db_t *db = tx->db;
+    ct->out[0] = value;
+    ct->prof_idx[0] = 0;
+    profile_of(value, &ct->profiles[0]);
+    uint32_t nprof = 1;
+    for (size_t n = 1; n < db->ntnodes; n++) {
+        if (!c->node_needed[n])
+            continue;
+        uint32_t parent = db->tnodes[n].parent;
+        rs_str_t in = ct->out[parent];
+        const profile_t *prof = &ct->profiles[ct->prof_idx[parent]];
+        ct->out[n] = in;
+        ct->prof_idx[n] = ct->prof_idx[parent];
+        if (!c->node_always[n] && !profile_hits(prof, &c->node_mask[n]))
+            continue; /* cannot change this value: skip the call */
+        rs_buf_reset(&ct->tbuf);
+        if (rs_transform_apply(db->tnodes[n].transform, in, &ct->tbuf) == 1 &&
+            !(ct->tbuf.len == in.len && (in.len == 0 || memcmp(ct->tbuf.base, in.base, in.len) == 0))) {
+            ct->out[n] = rs_str(rs_arena_dup(&tx->arena, ct->tbuf.base ? ct->tbuf.base : "", ct->tbuf.len), ct->tbuf.len);
+            profile_of(ct->out[n], &ct->profiles[nprof]);
+            ct->prof_idx[n] = (uint32_t)nprof++;
+        }
+    }
+    /* group the needed chains by the string they produced; scan each distinct string once */
+    ct->nstrs = 0;
+    for (uint32_t k = 0; k < c->nchains; k++) {
+        rs_str_t o = ct->out[c->chains[k]];
+        size_t s = 0;
+        for (; s < ct->nstrs; s++)
+            if (ct->strs[s].len == o.len && (ct->strs[s].base == o.base || memcmp(ct->strs[s].base, o.base, o.len) == 0))
+                break;
+        if (s == ct->nstrs) {
+            if (ct->nstrs == ct->cap_strs) {
+                ct->cap_strs = ct->cap_strs ? ct->cap_strs * 2 : 16;
+                ct->strs = grow(ct->strs, ct->cap_strs, sizeof(rs_str_t));
+                ct->str_serial = grow(ct->str_serial, ct->cap_strs, sizeof(uint32_t));
+            }
+            ct->strs[s] = o;
+            ct->str_serial[s] = ++ct->serial;
+            ct->nstrs++;
+        }
+        ct->stamp[k] = ct->str_serial[s];
+    }
+    for (size_t s = 0; s < ct->nstrs; s++) {
+        scan_ctx_t sc = {c, ct, ct->str_serial[s]};
+        rs_ac_scan(c->ac, ct->strs[s].base, ct->strs[s].len, on_literal, &sc);
+    }
+}
+
+void rs_cand_scan(rs_tx_t *tx, int phase)
+{
+    const rs_cand_db_t *c = tx->db->cand;
+    if (c == NULL || c->nslots == 0 || c->ac == NULL || tx->trace != NULL) {
+        if (tx->cand != NULL)
+            tx->cand->valid = 0;
+        return;
+    }
+    rs_cand_tx_t *ct = cand_tx(tx);
+    memset(ct->bits, 0, ((c->nslots + 63) / 64 + 1) * sizeof(uint64_t));
+    static const rs_rule_t no_targets;
+    rs_crule_t whole = {.rule = &no_targets};
+    whole.head = &whole;
+    for (int var = 0; var < RS_VAR__COUNT; var++) {
+        if (!c->scan_var[var])
+            continue;
+        rs_target_t t = {.var = (uint16_t)var};
+        ct->nvals = 0;
+        rs_tx_collect(tx, &whole, &t, &ct->vals, &ct->nvals, &ct->cap_vals);
+        for (size_t i = 0; i < ct->nvals; i++)
+            scan_value(tx, c, ct, ct->vals[i].value);
+    }
+    (void)phase;
+    ct->valid = 1;
+}
+
+int rs_cand_may_match(const rs_tx_t *tx, const rs_crule_t *cr)
+{
+    const rs_cand_tx_t *ct = tx->cand;
+    if (ct == NULL || !ct->valid)
+        return 1;
+    int32_t slot = tx->db->cand->slot_of[cr - tx->db->crules];
+    if (slot < 0)
+        return 1;
+    return (ct->bits[(uint32_t)slot >> 6] >> ((uint32_t)slot & 63)) & 1;
+}
+
+void rs_cand_tx_free(rs_cand_tx_t *ct)
+{
+    if (ct == NULL)
+        return;
+    free(ct->bits);
+    free(ct->out);
+    free(ct->prof_idx);
+    free(ct->profiles);
+    free(ct->stamp);
+    free(ct->seen);
+    free(ct->vals);
+    free(ct->strs);
+    free(ct->str_serial);
+    rs_buf_free(&ct->tbuf);
+    free(ct);
+}
+
+void rs_cand_counts(const rs_tx_t *tx, unsigned *slots, unsigned *candidates)
+{
+    const rs_cand_db_t *c = tx->db != NULL ? tx->db->cand : NULL;
+    *slots = c != NULL ? c->nslots : 0;
+    *candidates = 0;
+    if (c == NULL || tx->cand == NULL || !tx->cand->valid)
+        return;
+    for (uint32_t w = 0; w < (c->nslots + 63) / 64; w++)
+        *candidates += (unsigned)__builtin_popcountll(tx->cand->bits[w]);
+}
