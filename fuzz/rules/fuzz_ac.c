@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     if (nl == NULL)
         return 0;
-    rs_str_t pats[MAX_PATS];
+    rs_str_t pats[MAX_PATS] = {{0}};
     size_t n = 0;
     const char *start = p;
     for (const char *q = p; q <= nl && n < MAX_PATS; q++) {
