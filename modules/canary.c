@@ -515,6 +515,25 @@ static void fmt_percent(rs_buf_t *b, uint32_t bp)
 }
 
 /* Writes the state file: temp file, fsync, rename, fsync of the directory. Under g->lock. */
+/* The state directory may not exist yet (a fresh demo, a new machine): create it and its parents. */
+static void ensure_parent_dir(const char *path)
+{
+    char *dir = strdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        for (char *p = dir + 1; *p != '\0'; p++) {
+            if (*p != '/')
+                continue;
+            *p = '\0';
+            mkdir(dir, 0755);
+            *p = '/';
+        }
+        mkdir(dir, 0755);
+    }
+    free(dir);
+}
+
 static void persist(canary_global_t *g)
 {
     if (g->state_path == NULL)
@@ -537,6 +556,7 @@ static void persist(canary_global_t *g)
     size_t plen = strlen(g->state_path);
     char *tmp = malloc(plen + 16);
     snprintf(tmp, plen + 16, "%s.tmp", g->state_path);
+    ensure_parent_dir(g->state_path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int ok = fd >= 0;
     size_t off = 0;
@@ -658,6 +678,7 @@ static void audit(canary_global_t *g, svc_slot_t *s, uint32_t old_bp, uint32_t n
     s->last_change = (int64_t)now;
     atomic_fetch_add(&s->changes, 1);
     if (g->audit_path != NULL) {
+        ensure_parent_dir(g->audit_path);
         int fd = open(g->audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0 || write(fd, b.base, b.len) != (ssize_t)b.len)
             fprintf(stderr, "edgeproxy: canary: cannot append to audit log %s: %s\n", g->audit_path, strerror(errno));
@@ -756,7 +777,7 @@ static void tick_service(canary_global_t *g, svc_slot_t *s, int64_t now)
             return;
         }
         uint32_t next = s->steps[s->sched_index++];
-        char fig[340];
+        char fig[400];
         snprintf(fig, sizeof(fig), "step %zu/%zu%s%s", s->sched_index, s->nsteps, s->rollback_enabled ? "; " : "",
                  s->rollback_enabled ? why : "");
         s->sched_next_at = now + (int64_t)(s->interval_ms / 1000);

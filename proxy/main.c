@@ -68,7 +68,7 @@ static const char *find_demo_config(void)
     return candidates[0];
 }
 
-static void print_demo_help(const ep_config_t *conf)
+static void print_demo_help(const ep_config_t *conf, const char *self)
 {
     const char *h = conf->listen[0].host;
     unsigned p = conf->listen[0].port;
@@ -83,11 +83,19 @@ static void print_demo_help(const ep_config_t *conf)
            "  curl -s -H 'X-Tenant-Id: initech' http://%s:%u/                   # tenant named by a header\n"
            "  curl -s -i -H 'X-Forwarded-For: 198.51.100.7' http://%s:%u/        # client address from a trusted proxy\n"
            "  curl -s -i 'http://%s:%u/?q=1%%27%%20OR%%201=1--'                      # blocked by the WAF (403)\n"
-           "  curl -s -H 'Authorization: Bearer demo-admin-token-0123456789' http://%s:%u/status\n"
-           "  curl -s -H 'Authorization: Bearer demo-admin-token-0123456789' http://%s:%u/metrics\n"
-           "  kill -HUP %d    # reload conf/demo.yaml\n\n",
+           "  curl -s -H 'Authorization: Bearer demo-admin-token' http://%s:%u/status\n"
+           "  curl -s -H 'Authorization: Bearer demo-admin-token' http://%s:%u/metrics\n"
+           "  kill -HUP %d    # reload conf/demo.yaml\n\n"
+           "Move the canary (ops):\n"
+           "  %s ctl --admin http://%s:%u --token demo-admin-token canary list\n"
+           "  %s ctl --admin http://%s:%u --token demo-admin-token canary set app 50 --reason 'more canary'\n"
+           "  %s ctl --admin http://%s:%u --token demo-admin-token canary rollback app\n"
+           "  %s ctl --admin http://%s:%u --token demo-admin-token tenant where acme\n"
+           "Why was a request blocked (id from the X-Request-Id response header):\n"
+           "  %s rules explain -c %s --request-id ID\n\n",
            h, p, h, p, h, p, h, p, h, p, h, p, h, p, conf->admin.host, conf->admin.port, conf->admin.host, conf->admin.port,
-           (int)getpid());
+           (int)getpid(), self, conf->admin.host, conf->admin.port, self, conf->admin.host, conf->admin.port, self,
+           conf->admin.host, conf->admin.port, self, conf->admin.host, conf->admin.port, self, conf->file);
     fflush(stdout);
 }
 
@@ -208,7 +216,7 @@ int main(int argc, char **argv)
                 conf->listen[i].port);
     fprintf(stderr, " with %u worker%s\n", conf->threads, conf->threads == 1 ? "" : "s");
     if (demo)
-        print_demo_help(conf);
+        print_demo_help(conf, argv[0]);
 
     for (;;) {
         int sig;
