@@ -912,6 +912,8 @@ static double byte_chance(unsigned char c)
         return 0.03;
     if (c >= 0x21 && c <= 0x7e)
         return 0.01;
+    if (c >= 9 && c <= 13)
+        return 0.02; /* tabs and line breaks are common in bodies */
     return c >= 0x80 ? 0.02 : 0.005;
 }
 
@@ -1050,9 +1052,75 @@ static size_t ls_max_len(const litset_t *ls)
     return m;
 }
 
+/* Byte i of a string counted from its start, or from its end (for suffix sets). */
+static unsigned char at_dir(const lit_t *l, size_t i, int from_end)
+{
+    return (unsigned char)(from_end ? l->s[l->len - 1 - i] : l->s[i]);
+}
+
+static int cmp_fwd(const void *a, const void *b)
+{
+    const lit_t *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->s, y->s, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int cmp_back(const void *a, const void *b)
+{
+    const lit_t *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)at_dir(x, i, 1) - (int)at_dir(y, i, 1);
+        if (c)
+            return c;
+    }
+    return (x->len > y->len) - (x->len < y->len);
+}
+
+static size_t common_len(const lit_t *a, const lit_t *b, int from_end)
+{
+    size_t n = a->len < b->len ? a->len : b->len, i = 0;
+    while (i < n && at_dir(a, i, from_end) == at_dir(b, i, from_end))
+        i++;
+    return i;
+}
+
+/* Cuts each string where it branches off a neighbour after at least `min_common` shared bytes: variants that
+ * only differ past a long common start ("union\t", "union\n", ...) collapse into that start ("union"). */
+static void ls_branch_trim(const litset_t *src, size_t min_common, int from_end, litset_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    lit_t *v = malloc((src->n ? src->n : 1) * sizeof(*v));
+    if (v == NULL)
+        abort();
+    memcpy(v, src->v, src->n * sizeof(*v));
+    qsort(v, src->n, sizeof(*v), from_end ? cmp_back : cmp_fwd);
+    for (size_t i = 0; i < src->n; i++) {
+        size_t keep = 0;
+        if (i > 0)
+            keep = common_len(&v[i], &v[i - 1], from_end);
+        if (i + 1 < src->n) {
+            size_t c = common_len(&v[i], &v[i + 1], from_end);
+            keep = c > keep ? c : keep;
+        }
+        if (keep < min_common)
+            keep = v[i].len;
+        ls_push(out, v[i].s + (from_end ? v[i].len - keep : 0), keep, v[i].nocase);
+    }
+    free(v);
+}
+
 /* Offers tail x (each useful trim of pre) as candidates: they are all contiguous text of every match. */
 static void offer_joined(pick_t *pk, const litset_t *tail, const litset_t *pre)
 {
+    for (size_t common = 3; common <= 6; common++) {
+        litset_t trimmed, joined;
+        ls_branch_trim(pre, common, 0, &trimmed);
+        if (ls_cross(tail, &trimmed, &joined) == 0)
+            pick_offer(pk, &joined);
+        ls_free(&trimmed);
+    }
     size_t max = ls_max_len(pre);
     for (size_t keep = 1; keep <= max && keep <= 16; keep++) {
         litset_t trimmed, joined;
@@ -1066,16 +1134,20 @@ static void offer_joined(pick_t *pk, const litset_t *tail, const litset_t *pre)
         pick_offer(pk, &joined);
 }
 
-/* The trim of a suffix set that is cheapest as a literal set (keeps the tail of a sequence small). */
+/* The trim of a suffix set that is cheapest as a literal set (keeps the tail of a sequence small). Candidates:
+ * the last 1..16 bytes of every string, and the branch trims. */
 static void best_suffix_trim(const litset_t *suf, litset_t *out)
 {
-    size_t max = ls_max_len(suf);
+    size_t max = ls_max_len(suf), uniform = max < 16 ? max : 16;
     double best_cost = 0;
     int have = 0;
     memset(out, 0, sizeof(*out));
-    for (size_t keep = 1; keep <= max && keep <= 16; keep++) {
+    for (size_t variant = 1; variant <= uniform + 4; variant++) {
         litset_t t;
-        ls_trim(suf, keep, 1, &t);
+        if (variant <= uniform)
+            ls_trim(suf, variant, 1, &t);
+        else
+            ls_branch_trim(suf, variant - uniform + 2, 1, &t); /* common lengths 3..6 */
         double c = ls_has_empty(&t) ? 1e30 : ls_cost(&t);
         if (!have || c < best_cost) {
             ls_free(out);

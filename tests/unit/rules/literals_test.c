@@ -124,7 +124,7 @@ static void test_expected_sets(void **state)
     /* \b is zero width */
     expect_lits("\\bselect\\b", 0, LITS("select"));
     /* prefixes and suffixes of inexact parts extend neighbouring literals */
-    expect_each_contains("u(?:nion\\s+all|pdate\\s)", "union", "update");
+    expect_lits("u(?:nion\\s+all|pdate\\s)", 0, LITS("union", "update")); /* branch variants collapse */
     expect_each_contains("(?:\\w+ab|\\d+ab)cd\\s", "abcd", NULL);
     expect_lits("abc(?:x+|y+)", 0, LITS("abcx", "abcy"));
     expect_lits("a+bcd", 0, LITS("abcd"));
