@@ -32,11 +32,11 @@ typedef struct st_ep_req_t {
     h2o_iovec_t request_id;
 
     /* tenant */
-    const char *tenant_id;  /* NULL when unknown */
-    const char *placement;  /* "multi" | "single" | NULL */
+    const char *tenant_id;     /* NULL when unknown */
+    const char *placement;     /* "multi" | "single" | NULL */
     const char *tenant_source; /* which source resolved it: "host", "header", "path", "jwt", "default" */
-    const char *ruleset;    /* WAF rule set name chosen for this request (tenant or route policy); NULL: default */
-    int waf_detection_only; /* tenant runs its rule set in DetectionOnly */
+    const char *ruleset;       /* WAF rule set name chosen for this request (tenant or route policy); NULL: default */
+    int waf_detection_only;    /* tenant runs its rule set in DetectionOnly */
 
     /* routing: the upstream the request goes to, and the path sent upstream (prefix stripped) */
     const struct st_ep_upstream_t *upstream;
@@ -53,10 +53,10 @@ typedef struct st_ep_req_t {
 
 /** An admin API call as a module sees it (the core has authenticated it). */
 typedef struct st_ep_admin_req_t {
-    const char *method;   /* "GET", "PUT", "POST", ... */
-    const char *path;     /* without the query, e.g. "/canary/app" */
+    const char *method; /* "GET", "PUT", "POST", ... */
+    const char *path;   /* without the query, e.g. "/canary/app" */
     h2o_iovec_t body;
-    const char *token_name;  /* name of the token that authenticated the call (for the audit log) */
+    const char *token_name; /* name of the token that authenticated the call (for the audit log) */
     const char *client_addr;
     const struct st_ep_generation_t *gen; /* current generation */
     /* the answer: status + JSON body (module writes into out) */

@@ -877,7 +877,8 @@ static void waf_on_response(const void *cp, void *gstate, void *tstate, ep_req_t
 {
     const ep_waf_conf_t *conf = cp;
     waf_req_t *w = req->waf_ctx;
-    if (conf == NULL || w == NULL || w->tx == NULL || !w->have_verdict || strcmp(req->waf_action ? req->waf_action : "", "block") == 0)
+    if (conf == NULL || w == NULL || w->tx == NULL || !w->have_verdict ||
+        strcmp(req->waf_action ? req->waf_action : "", "block") == 0)
         return;
     h2o_req_t *h = req->h2o;
     size_t n = h->res.headers.size;

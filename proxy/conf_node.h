@@ -18,7 +18,7 @@ struct st_ep_node_t {
     unsigned line, col;
     char *scalar; /* EP_NODE_SCALAR: value, NUL-terminated */
     size_t scalar_len;
-    int quoted;   /* scalar was quoted (so "123" is a string even where a number is expected) */
+    int quoted; /* scalar was quoted (so "123" is a string even where a number is expected) */
     /* EP_NODE_MAP: keys[i] -> values[i]; EP_NODE_SEQ: values[i] */
     ep_node_t **keys, **values;
     size_t count;
@@ -27,7 +27,7 @@ struct st_ep_node_t {
 typedef struct st_ep_doc_t {
     ep_node_t *root; /* NULL for an empty document */
     char *file;
-    void *arena;     /* private */
+    void *arena; /* private */
 } ep_doc_t;
 
 /** Parses a YAML file (one document; anchors and aliases refused). Returns NULL with errors added. */
@@ -62,8 +62,7 @@ int ep_conf_double(ep_conf_ctx_t *c, const ep_node_t *map, const char *key, doub
 int ep_conf_duration_ms(ep_conf_ctx_t *c, const ep_node_t *map, const char *key, uint64_t def, uint64_t min, uint64_t max,
                         uint64_t *out);
 /** Sizes: "512", "16k", "8m", "1g" (powers of 1024). Output in bytes. */
-int ep_conf_size(ep_conf_ctx_t *c, const ep_node_t *map, const char *key, uint64_t def, uint64_t min, uint64_t max,
-                 uint64_t *out);
+int ep_conf_size(ep_conf_ctx_t *c, const ep_node_t *map, const char *key, uint64_t def, uint64_t min, uint64_t max, uint64_t *out);
 /** One of the NULL-terminated `choices` (exact); stores its index. */
 int ep_conf_enum(ep_conf_ctx_t *c, const ep_node_t *map, const char *key, const char *const *choices, int def, int *out);
 /** A path resolved against c->base_dir when relative; malloc'ed into *out (NULL when absent and def NULL). */

@@ -17,102 +17,102 @@
 #define RS_VF_PERSISTENT 2 /* a storage collection written by setvar (TX, IP, GLOBAL, SESSION, USER, RESOURCE) */
 
 /* X(enum suffix, name as written in rules, flags) */
-#define RS_VARIABLES(X)                                                                                                    \
-    X(ARGS, "ARGS", RS_VF_COLLECTION)                                                                                      \
-    X(ARGS_GET, "ARGS_GET", RS_VF_COLLECTION)                                                                              \
-    X(ARGS_POST, "ARGS_POST", RS_VF_COLLECTION)                                                                            \
-    X(ARGS_NAMES, "ARGS_NAMES", RS_VF_COLLECTION)                                                                          \
-    X(ARGS_GET_NAMES, "ARGS_GET_NAMES", RS_VF_COLLECTION)                                                                  \
-    X(ARGS_POST_NAMES, "ARGS_POST_NAMES", RS_VF_COLLECTION)                                                                \
-    X(ARGS_COMBINED_SIZE, "ARGS_COMBINED_SIZE", 0)                                                                         \
-    X(REQUEST_HEADERS, "REQUEST_HEADERS", RS_VF_COLLECTION)                                                                \
-    X(REQUEST_HEADERS_NAMES, "REQUEST_HEADERS_NAMES", RS_VF_COLLECTION)                                                    \
-    X(REQUEST_COOKIES, "REQUEST_COOKIES", RS_VF_COLLECTION)                                                                \
-    X(REQUEST_COOKIES_NAMES, "REQUEST_COOKIES_NAMES", RS_VF_COLLECTION)                                                    \
-    X(REQUEST_FILENAME, "REQUEST_FILENAME", 0)                                                                             \
-    X(REQUEST_BASENAME, "REQUEST_BASENAME", 0)                                                                             \
-    X(REQUEST_URI, "REQUEST_URI", 0)                                                                                       \
-    X(REQUEST_URI_RAW, "REQUEST_URI_RAW", 0)                                                                               \
-    X(REQUEST_LINE, "REQUEST_LINE", 0)                                                                                     \
-    X(REQUEST_METHOD, "REQUEST_METHOD", 0)                                                                                 \
-    X(REQUEST_PROTOCOL, "REQUEST_PROTOCOL", 0)                                                                             \
-    X(REQUEST_BODY, "REQUEST_BODY", 0)                                                                                     \
-    X(REQUEST_BODY_LENGTH, "REQUEST_BODY_LENGTH", 0)                                                                       \
-    X(QUERY_STRING, "QUERY_STRING", 0)                                                                                     \
-    X(FILES, "FILES", RS_VF_COLLECTION)                                                                                    \
-    X(FILES_NAMES, "FILES_NAMES", RS_VF_COLLECTION)                                                                        \
-    X(FILES_SIZES, "FILES_SIZES", RS_VF_COLLECTION)                                                                        \
-    X(FILES_COMBINED_SIZE, "FILES_COMBINED_SIZE", 0)                                                                       \
-    X(FILES_TMP_CONTENT, "FILES_TMP_CONTENT", RS_VF_COLLECTION)                                                            \
-    X(FILES_TMPNAMES, "FILES_TMPNAMES", RS_VF_COLLECTION)                                                                  \
-    X(MULTIPART_PART_HEADERS, "MULTIPART_PART_HEADERS", RS_VF_COLLECTION)                                                  \
-    X(MULTIPART_STRICT_ERROR, "MULTIPART_STRICT_ERROR", 0)                                                                 \
-    X(MULTIPART_UNMATCHED_BOUNDARY, "MULTIPART_UNMATCHED_BOUNDARY", 0)                                                     \
-    X(MULTIPART_BOUNDARY_QUOTED, "MULTIPART_BOUNDARY_QUOTED", 0)                                                           \
-    X(MULTIPART_BOUNDARY_WHITESPACE, "MULTIPART_BOUNDARY_WHITESPACE", 0)                                                   \
-    X(MULTIPART_DATA_BEFORE, "MULTIPART_DATA_BEFORE", 0)                                                                   \
-    X(MULTIPART_DATA_AFTER, "MULTIPART_DATA_AFTER", 0)                                                                     \
-    X(MULTIPART_HEADER_FOLDING, "MULTIPART_HEADER_FOLDING", 0)                                                             \
-    X(MULTIPART_LF_LINE, "MULTIPART_LF_LINE", 0)                                                                           \
-    X(MULTIPART_CRLF_LF_LINES, "MULTIPART_CRLF_LF_LINES", 0)                                                               \
-    X(MULTIPART_MISSING_SEMICOLON, "MULTIPART_MISSING_SEMICOLON", 0)                                                       \
-    X(MULTIPART_INVALID_QUOTING, "MULTIPART_INVALID_QUOTING", 0)                                                           \
-    X(MULTIPART_INVALID_PART, "MULTIPART_INVALID_PART", 0)                                                                 \
-    X(MULTIPART_INVALID_HEADER_FOLDING, "MULTIPART_INVALID_HEADER_FOLDING", 0)                                             \
-    X(MULTIPART_FILE_LIMIT_EXCEEDED, "MULTIPART_FILE_LIMIT_EXCEEDED", 0)                                                   \
-    X(MULTIPART_FILENAME, "MULTIPART_FILENAME", 0)                                                                         \
-    X(MULTIPART_NAME, "MULTIPART_NAME", 0)                                                                                 \
-    X(REQBODY_ERROR, "REQBODY_ERROR", 0)                                                                                   \
-    X(REQBODY_ERROR_MSG, "REQBODY_ERROR_MSG", 0)                                                                           \
-    X(REQBODY_PROCESSOR, "REQBODY_PROCESSOR", 0)                                                                           \
-    X(REQBODY_PROCESSOR_ERROR, "REQBODY_PROCESSOR_ERROR", 0)                                                               \
-    X(REQBODY_PROCESSOR_ERROR_MSG, "REQBODY_PROCESSOR_ERROR_MSG", 0)                                                       \
-    X(INBOUND_DATA_ERROR, "INBOUND_DATA_ERROR", 0)                                                                         \
-    X(OUTBOUND_DATA_ERROR, "OUTBOUND_DATA_ERROR", 0)                                                                       \
-    X(XML, "XML", RS_VF_COLLECTION)                                                                                        \
-    X(TX, "TX", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                                       \
-    X(IP, "IP", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                                       \
-    X(GLOBAL, "GLOBAL", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                               \
-    X(SESSION, "SESSION", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                             \
-    X(USER, "USER", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                                   \
-    X(RESOURCE, "RESOURCE", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                           \
-    X(ENV, "ENV", RS_VF_COLLECTION)                                                                                        \
-    X(GEO, "GEO", RS_VF_COLLECTION)                                                                                        \
-    X(RULE, "RULE", RS_VF_COLLECTION)                                                                                      \
-    X(REMOTE_ADDR, "REMOTE_ADDR", 0)                                                                                       \
-    X(REMOTE_PORT, "REMOTE_PORT", 0)                                                                                       \
-    X(REMOTE_HOST, "REMOTE_HOST", 0)                                                                                       \
-    X(REMOTE_USER, "REMOTE_USER", 0)                                                                                       \
-    X(SERVER_ADDR, "SERVER_ADDR", 0)                                                                                       \
-    X(SERVER_NAME, "SERVER_NAME", 0)                                                                                       \
-    X(SERVER_PORT, "SERVER_PORT", 0)                                                                                       \
-    X(AUTH_TYPE, "AUTH_TYPE", 0)                                                                                           \
-    X(UNIQUE_ID, "UNIQUE_ID", 0)                                                                                           \
-    X(MATCHED_VAR, "MATCHED_VAR", 0)                                                                                       \
-    X(MATCHED_VARS, "MATCHED_VARS", RS_VF_COLLECTION)                                                                      \
-    X(MATCHED_VAR_NAME, "MATCHED_VAR_NAME", 0)                                                                             \
-    X(MATCHED_VARS_NAMES, "MATCHED_VARS_NAMES", RS_VF_COLLECTION)                                                          \
-    X(HIGHEST_SEVERITY, "HIGHEST_SEVERITY", 0)                                                                             \
-    X(DURATION, "DURATION", 0)                                                                                             \
-    X(TIME, "TIME", 0)                                                                                                     \
-    X(TIME_EPOCH, "TIME_EPOCH", 0)                                                                                         \
-    X(TIME_DAY, "TIME_DAY", 0)                                                                                             \
-    X(TIME_HOUR, "TIME_HOUR", 0)                                                                                           \
-    X(TIME_MIN, "TIME_MIN", 0)                                                                                             \
-    X(TIME_MON, "TIME_MON", 0)                                                                                             \
-    X(TIME_SEC, "TIME_SEC", 0)                                                                                             \
-    X(TIME_WDAY, "TIME_WDAY", 0)                                                                                           \
-    X(TIME_YEAR, "TIME_YEAR", 0)                                                                                           \
-    X(FULL_REQUEST, "FULL_REQUEST", 0)                                                                                     \
-    X(FULL_REQUEST_LENGTH, "FULL_REQUEST_LENGTH", 0)                                                                       \
-    X(STATUS_LINE, "STATUS_LINE", 0)                                                                                       \
-    X(RESPONSE_HEADERS, "RESPONSE_HEADERS", RS_VF_COLLECTION)                                                              \
-    X(RESPONSE_HEADERS_NAMES, "RESPONSE_HEADERS_NAMES", RS_VF_COLLECTION)                                                  \
-    X(RESPONSE_STATUS, "RESPONSE_STATUS", 0)                                                                               \
-    X(RESPONSE_PROTOCOL, "RESPONSE_PROTOCOL", 0)                                                                           \
-    X(RESPONSE_BODY, "RESPONSE_BODY", 0)                                                                                   \
-    X(RESPONSE_CONTENT_TYPE, "RESPONSE_CONTENT_TYPE", 0)                                                                   \
-    X(RESPONSE_CONTENT_LENGTH, "RESPONSE_CONTENT_LENGTH", 0)                                                               \
+#define RS_VARIABLES(X)                                                                                                            \
+    X(ARGS, "ARGS", RS_VF_COLLECTION)                                                                                              \
+    X(ARGS_GET, "ARGS_GET", RS_VF_COLLECTION)                                                                                      \
+    X(ARGS_POST, "ARGS_POST", RS_VF_COLLECTION)                                                                                    \
+    X(ARGS_NAMES, "ARGS_NAMES", RS_VF_COLLECTION)                                                                                  \
+    X(ARGS_GET_NAMES, "ARGS_GET_NAMES", RS_VF_COLLECTION)                                                                          \
+    X(ARGS_POST_NAMES, "ARGS_POST_NAMES", RS_VF_COLLECTION)                                                                        \
+    X(ARGS_COMBINED_SIZE, "ARGS_COMBINED_SIZE", 0)                                                                                 \
+    X(REQUEST_HEADERS, "REQUEST_HEADERS", RS_VF_COLLECTION)                                                                        \
+    X(REQUEST_HEADERS_NAMES, "REQUEST_HEADERS_NAMES", RS_VF_COLLECTION)                                                            \
+    X(REQUEST_COOKIES, "REQUEST_COOKIES", RS_VF_COLLECTION)                                                                        \
+    X(REQUEST_COOKIES_NAMES, "REQUEST_COOKIES_NAMES", RS_VF_COLLECTION)                                                            \
+    X(REQUEST_FILENAME, "REQUEST_FILENAME", 0)                                                                                     \
+    X(REQUEST_BASENAME, "REQUEST_BASENAME", 0)                                                                                     \
+    X(REQUEST_URI, "REQUEST_URI", 0)                                                                                               \
+    X(REQUEST_URI_RAW, "REQUEST_URI_RAW", 0)                                                                                       \
+    X(REQUEST_LINE, "REQUEST_LINE", 0)                                                                                             \
+    X(REQUEST_METHOD, "REQUEST_METHOD", 0)                                                                                         \
+    X(REQUEST_PROTOCOL, "REQUEST_PROTOCOL", 0)                                                                                     \
+    X(REQUEST_BODY, "REQUEST_BODY", 0)                                                                                             \
+    X(REQUEST_BODY_LENGTH, "REQUEST_BODY_LENGTH", 0)                                                                               \
+    X(QUERY_STRING, "QUERY_STRING", 0)                                                                                             \
+    X(FILES, "FILES", RS_VF_COLLECTION)                                                                                            \
+    X(FILES_NAMES, "FILES_NAMES", RS_VF_COLLECTION)                                                                                \
+    X(FILES_SIZES, "FILES_SIZES", RS_VF_COLLECTION)                                                                                \
+    X(FILES_COMBINED_SIZE, "FILES_COMBINED_SIZE", 0)                                                                               \
+    X(FILES_TMP_CONTENT, "FILES_TMP_CONTENT", RS_VF_COLLECTION)                                                                    \
+    X(FILES_TMPNAMES, "FILES_TMPNAMES", RS_VF_COLLECTION)                                                                          \
+    X(MULTIPART_PART_HEADERS, "MULTIPART_PART_HEADERS", RS_VF_COLLECTION)                                                          \
+    X(MULTIPART_STRICT_ERROR, "MULTIPART_STRICT_ERROR", 0)                                                                         \
+    X(MULTIPART_UNMATCHED_BOUNDARY, "MULTIPART_UNMATCHED_BOUNDARY", 0)                                                             \
+    X(MULTIPART_BOUNDARY_QUOTED, "MULTIPART_BOUNDARY_QUOTED", 0)                                                                   \
+    X(MULTIPART_BOUNDARY_WHITESPACE, "MULTIPART_BOUNDARY_WHITESPACE", 0)                                                           \
+    X(MULTIPART_DATA_BEFORE, "MULTIPART_DATA_BEFORE", 0)                                                                           \
+    X(MULTIPART_DATA_AFTER, "MULTIPART_DATA_AFTER", 0)                                                                             \
+    X(MULTIPART_HEADER_FOLDING, "MULTIPART_HEADER_FOLDING", 0)                                                                     \
+    X(MULTIPART_LF_LINE, "MULTIPART_LF_LINE", 0)                                                                                   \
+    X(MULTIPART_CRLF_LF_LINES, "MULTIPART_CRLF_LF_LINES", 0)                                                                       \
+    X(MULTIPART_MISSING_SEMICOLON, "MULTIPART_MISSING_SEMICOLON", 0)                                                               \
+    X(MULTIPART_INVALID_QUOTING, "MULTIPART_INVALID_QUOTING", 0)                                                                   \
+    X(MULTIPART_INVALID_PART, "MULTIPART_INVALID_PART", 0)                                                                         \
+    X(MULTIPART_INVALID_HEADER_FOLDING, "MULTIPART_INVALID_HEADER_FOLDING", 0)                                                     \
+    X(MULTIPART_FILE_LIMIT_EXCEEDED, "MULTIPART_FILE_LIMIT_EXCEEDED", 0)                                                           \
+    X(MULTIPART_FILENAME, "MULTIPART_FILENAME", 0)                                                                                 \
+    X(MULTIPART_NAME, "MULTIPART_NAME", 0)                                                                                         \
+    X(REQBODY_ERROR, "REQBODY_ERROR", 0)                                                                                           \
+    X(REQBODY_ERROR_MSG, "REQBODY_ERROR_MSG", 0)                                                                                   \
+    X(REQBODY_PROCESSOR, "REQBODY_PROCESSOR", 0)                                                                                   \
+    X(REQBODY_PROCESSOR_ERROR, "REQBODY_PROCESSOR_ERROR", 0)                                                                       \
+    X(REQBODY_PROCESSOR_ERROR_MSG, "REQBODY_PROCESSOR_ERROR_MSG", 0)                                                               \
+    X(INBOUND_DATA_ERROR, "INBOUND_DATA_ERROR", 0)                                                                                 \
+    X(OUTBOUND_DATA_ERROR, "OUTBOUND_DATA_ERROR", 0)                                                                               \
+    X(XML, "XML", RS_VF_COLLECTION)                                                                                                \
+    X(TX, "TX", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                                               \
+    X(IP, "IP", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                                               \
+    X(GLOBAL, "GLOBAL", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                                       \
+    X(SESSION, "SESSION", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                                     \
+    X(USER, "USER", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                                           \
+    X(RESOURCE, "RESOURCE", RS_VF_COLLECTION | RS_VF_PERSISTENT)                                                                   \
+    X(ENV, "ENV", RS_VF_COLLECTION)                                                                                                \
+    X(GEO, "GEO", RS_VF_COLLECTION)                                                                                                \
+    X(RULE, "RULE", RS_VF_COLLECTION)                                                                                              \
+    X(REMOTE_ADDR, "REMOTE_ADDR", 0)                                                                                               \
+    X(REMOTE_PORT, "REMOTE_PORT", 0)                                                                                               \
+    X(REMOTE_HOST, "REMOTE_HOST", 0)                                                                                               \
+    X(REMOTE_USER, "REMOTE_USER", 0)                                                                                               \
+    X(SERVER_ADDR, "SERVER_ADDR", 0)                                                                                               \
+    X(SERVER_NAME, "SERVER_NAME", 0)                                                                                               \
+    X(SERVER_PORT, "SERVER_PORT", 0)                                                                                               \
+    X(AUTH_TYPE, "AUTH_TYPE", 0)                                                                                                   \
+    X(UNIQUE_ID, "UNIQUE_ID", 0)                                                                                                   \
+    X(MATCHED_VAR, "MATCHED_VAR", 0)                                                                                               \
+    X(MATCHED_VARS, "MATCHED_VARS", RS_VF_COLLECTION)                                                                              \
+    X(MATCHED_VAR_NAME, "MATCHED_VAR_NAME", 0)                                                                                     \
+    X(MATCHED_VARS_NAMES, "MATCHED_VARS_NAMES", RS_VF_COLLECTION)                                                                  \
+    X(HIGHEST_SEVERITY, "HIGHEST_SEVERITY", 0)                                                                                     \
+    X(DURATION, "DURATION", 0)                                                                                                     \
+    X(TIME, "TIME", 0)                                                                                                             \
+    X(TIME_EPOCH, "TIME_EPOCH", 0)                                                                                                 \
+    X(TIME_DAY, "TIME_DAY", 0)                                                                                                     \
+    X(TIME_HOUR, "TIME_HOUR", 0)                                                                                                   \
+    X(TIME_MIN, "TIME_MIN", 0)                                                                                                     \
+    X(TIME_MON, "TIME_MON", 0)                                                                                                     \
+    X(TIME_SEC, "TIME_SEC", 0)                                                                                                     \
+    X(TIME_WDAY, "TIME_WDAY", 0)                                                                                                   \
+    X(TIME_YEAR, "TIME_YEAR", 0)                                                                                                   \
+    X(FULL_REQUEST, "FULL_REQUEST", 0)                                                                                             \
+    X(FULL_REQUEST_LENGTH, "FULL_REQUEST_LENGTH", 0)                                                                               \
+    X(STATUS_LINE, "STATUS_LINE", 0)                                                                                               \
+    X(RESPONSE_HEADERS, "RESPONSE_HEADERS", RS_VF_COLLECTION)                                                                      \
+    X(RESPONSE_HEADERS_NAMES, "RESPONSE_HEADERS_NAMES", RS_VF_COLLECTION)                                                          \
+    X(RESPONSE_STATUS, "RESPONSE_STATUS", 0)                                                                                       \
+    X(RESPONSE_PROTOCOL, "RESPONSE_PROTOCOL", 0)                                                                                   \
+    X(RESPONSE_BODY, "RESPONSE_BODY", 0)                                                                                           \
+    X(RESPONSE_CONTENT_TYPE, "RESPONSE_CONTENT_TYPE", 0)                                                                           \
+    X(RESPONSE_CONTENT_LENGTH, "RESPONSE_CONTENT_LENGTH", 0)                                                                       \
     X(WEBSERVER_ERROR_LOG, "WEBSERVER_ERROR_LOG", RS_VF_COLLECTION)
 
 #define RS_VAR_ENUM_(id, name, flags) RS_VAR_##id,
@@ -136,8 +136,8 @@ typedef enum {
 
 typedef struct st_rs_macro_part_t {
     uint8_t kind;
-    uint16_t var;  /* rs_var_id_t, for RS_MP_VAR */
-    char *text;    /* literal text, or the lower-cased key for RS_MP_VAR (NULL when none) */
+    uint16_t var; /* rs_var_id_t, for RS_MP_VAR */
+    char *text;   /* literal text, or the lower-cased key for RS_MP_VAR (NULL when none) */
     size_t len;
 } rs_macro_part_t;
 
@@ -151,10 +151,10 @@ typedef struct st_rs_macro_t {
 /* ---- targets ---------------------------------------------------------------------------------------- */
 
 typedef struct st_rs_target_t {
-    uint16_t var;        /* rs_var_id_t */
-    uint8_t is_count;    /* &VAR */
-    uint8_t is_negated;  /* !VAR:key: removes matching members from the rule's other targets */
-    char *key;           /* VAR:key, lower-cased for case-insensitive collections; NULL for the whole var */
+    uint16_t var;       /* rs_var_id_t */
+    uint8_t is_count;   /* &VAR */
+    uint8_t is_negated; /* !VAR:key: removes matching members from the rule's other targets */
+    char *key;          /* VAR:key, lower-cased for case-insensitive collections; NULL for the whole var */
     size_t key_len;
     void *key_regex;     /* VAR:/regex/ compiled (pcre2_code *, case-insensitive); NULL otherwise */
     char *key_regex_src; /* the regex as written, for messages and dumps */
@@ -166,10 +166,10 @@ typedef struct st_rs_target_t {
 typedef enum {
     RS_DISRUPT_NONE = 0, /* no disruptive action given (inherits SecDefaultAction's) */
     RS_DISRUPT_PASS,
-    RS_DISRUPT_BLOCK,    /* resolved at run time to the default action of the phase */
+    RS_DISRUPT_BLOCK, /* resolved at run time to the default action of the phase */
     RS_DISRUPT_DENY,
     RS_DISRUPT_DROP,
-    RS_DISRUPT_ALLOW,    /* allow (whole transaction); see allow_scope */
+    RS_DISRUPT_ALLOW, /* allow (whole transaction); see allow_scope */
     RS_DISRUPT_REDIRECT,
 } rs_disrupt_t;
 
@@ -218,7 +218,13 @@ typedef struct st_rs_ctl_t {
 } rs_ctl_t;
 
 typedef enum { RS_ENGINE_OFF = 0, RS_ENGINE_ON, RS_ENGINE_DETECTION_ONLY } rs_engine_mode_t;
-typedef enum { RS_BODYPROC_NONE = 0, RS_BODYPROC_URLENCODED, RS_BODYPROC_MULTIPART, RS_BODYPROC_JSON, RS_BODYPROC_XML } rs_body_processor_t;
+typedef enum {
+    RS_BODYPROC_NONE = 0,
+    RS_BODYPROC_URLENCODED,
+    RS_BODYPROC_MULTIPART,
+    RS_BODYPROC_JSON,
+    RS_BODYPROC_XML
+} rs_body_processor_t;
 
 /* ---- rules ------------------------------------------------------------------------------------------ */
 
@@ -228,24 +234,24 @@ typedef enum { RS_RULE_SECRULE, RS_RULE_SECACTION, RS_RULE_MARKER } rs_rule_kind
 
 typedef struct st_rs_rule_t rs_rule_t;
 struct st_rs_rule_t {
-    uint8_t kind;  /* rs_rule_kind_t */
-    uint8_t phase; /* 1..5 (chain members carry their head's phase) */
-    uint32_t id;   /* 0 for chain members and markers */
+    uint8_t kind;     /* rs_rule_kind_t */
+    uint8_t phase;    /* 1..5 (chain members carry their head's phase) */
+    uint32_t id;      /* 0 for chain members and markers */
     const char *file; /* owned by the ruleset (interned); for messages */
     unsigned line, col;
 
     /* SecRule only */
     rs_target_t *targets;
     size_t ntargets;
-    rs_op_t *op; /* NULL for SecAction and markers (SecAction behaves as @unconditionalMatch) */
+    rs_op_t *op;         /* NULL for SecAction and markers (SecAction behaves as @unconditionalMatch) */
     uint8_t *transforms; /* transformation ids in order, after t:none and defaults */
     size_t ntransforms;
 
     /* actions */
-    uint8_t disruptive;   /* rs_disrupt_t; chain members keep NONE */
-    uint8_t allow_scope;  /* rs_allow_scope_t, for RS_DISRUPT_ALLOW */
-    uint16_t status;      /* status:NNN, 0 when not given */
-    rs_macro_t redirect;  /* redirect:URL */
+    uint8_t disruptive;  /* rs_disrupt_t; chain members keep NONE */
+    uint8_t allow_scope; /* rs_allow_scope_t, for RS_DISRUPT_ALLOW */
+    uint16_t status;     /* status:NNN, 0 when not given */
+    rs_macro_t redirect; /* redirect:URL */
     rs_macro_t msg, logdata;
     char **tags;
     size_t ntags;
@@ -260,9 +266,9 @@ struct st_rs_rule_t {
     rs_ctl_t *ctls;
     size_t nctls;
     unsigned capture : 1, multi_match : 1, log : 1, nolog : 1, auditlog : 1, noauditlog : 1, is_chain_member : 1;
-    int skip;          /* skip:N, 0 when none */
-    char *skip_after;  /* skipAfter:MARKER, NULL when none */
-    rs_rule_t *chain;  /* the next rule of the chain (chain action), NULL when last */
+    int skip;         /* skip:N, 0 when none */
+    char *skip_after; /* skipAfter:MARKER, NULL when none */
+    rs_rule_t *chain; /* the next rule of the chain (chain action), NULL when last */
 
     char *marker; /* SecMarker name (kind == RS_RULE_MARKER) */
 };
@@ -275,21 +281,21 @@ typedef struct st_rs_ruleset_t {
     size_t nrules, cap;
 
     /* engine settings from directives; defaults are ModSecurity's */
-    uint8_t engine_mode;            /* SecRuleEngine, default RS_ENGINE_ON (we do not ship DetectionOnly as the
-                                       library default: edgeproxy's config decides) */
-    uint8_t request_body_access;    /* SecRequestBodyAccess, default 0 */
-    uint8_t response_body_access;   /* SecResponseBodyAccess, default 0 */
-    uint8_t body_limit_action;      /* SecRequestBodyLimitAction, default Reject */
-    uint64_t request_body_limit;    /* SecRequestBodyLimit, bytes, default 134217728 */
-    uint64_t request_body_no_files_limit; /* SecRequestBodyNoFilesLimit, bytes, default 1048576 */
+    uint8_t engine_mode;                    /* SecRuleEngine, default RS_ENGINE_ON (we do not ship DetectionOnly as the
+                                               library default: edgeproxy's config decides) */
+    uint8_t request_body_access;            /* SecRequestBodyAccess, default 0 */
+    uint8_t response_body_access;           /* SecResponseBodyAccess, default 0 */
+    uint8_t body_limit_action;              /* SecRequestBodyLimitAction, default Reject */
+    uint64_t request_body_limit;            /* SecRequestBodyLimit, bytes, default 134217728 */
+    uint64_t request_body_no_files_limit;   /* SecRequestBodyNoFilesLimit, bytes, default 1048576 */
     uint64_t request_body_json_depth_limit; /* SecRequestBodyJsonDepthLimit, default 10000 */
-    uint32_t pcre_match_limit;      /* SecPcreMatchLimit, default 3000 */
-    uint32_t pcre_match_limit_recursion; /* SecPcreMatchLimitRecursion, default 1000 */
-    uint32_t collection_timeout;    /* SecCollectionTimeout, seconds, default 3600 */
-    uint32_t arguments_limit;       /* SecArgumentsLimit, default 1000 */
-    char argument_separator;        /* SecArgumentSeparator, default '&' */
-    char *component_signature;      /* SecComponentSignature (informational) */
-    rs_rule_t *default_actions[6];  /* SecDefaultAction per phase (1..5); NULL: phase:N,log,auditlog,pass */
+    uint32_t pcre_match_limit;              /* SecPcreMatchLimit, default 3000 */
+    uint32_t pcre_match_limit_recursion;    /* SecPcreMatchLimitRecursion, default 1000 */
+    uint32_t collection_timeout;            /* SecCollectionTimeout, seconds, default 3600 */
+    uint32_t arguments_limit;               /* SecArgumentsLimit, default 1000 */
+    char argument_separator;                /* SecArgumentSeparator, default '&' */
+    char *component_signature;              /* SecComponentSignature (informational) */
+    rs_rule_t *default_actions[6];          /* SecDefaultAction per phase (1..5); NULL: phase:N,log,auditlog,pass */
 
     char **files; /* interned file names (rules point into these) */
     size_t nfiles;

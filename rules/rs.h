@@ -39,15 +39,15 @@ void rs_db_retain(rs_db_t *db);  /* any thread */
 void rs_db_release(rs_db_t *db); /* any thread; frees on the last reference */
 
 typedef struct st_rs_db_stats_t {
-    unsigned rules;              /* rules including chain members */
-    unsigned rules_by_phase[6];  /* top-level rules per phase 1..5 */
-    unsigned regexes;            /* @rx operators */
-    unsigned prefiltered;        /* operators guarded by the literal prefilter */
-    unsigned unfiltered;         /* operators with no required literal: always confirmed */
-    unsigned literals;           /* literals in the prefilter automata */
-    size_t memory_bytes;         /* approximate size of the database */
-    double compile_ms;           /* parse + compile wall time */
-    int engine_mode;             /* rs_engine_mode_t in force */
+    unsigned rules;             /* rules including chain members */
+    unsigned rules_by_phase[6]; /* top-level rules per phase 1..5 */
+    unsigned regexes;           /* @rx operators */
+    unsigned prefiltered;       /* operators guarded by the literal prefilter */
+    unsigned unfiltered;        /* operators with no required literal: always confirmed */
+    unsigned literals;          /* literals in the prefilter automata */
+    size_t memory_bytes;        /* approximate size of the database */
+    double compile_ms;          /* parse + compile wall time */
+    int engine_mode;            /* rs_engine_mode_t in force */
 } rs_db_stats_t;
 void rs_db_stats(const rs_db_t *db, rs_db_stats_t *stats);
 
@@ -60,11 +60,11 @@ typedef struct st_rs_header_t {
 /** The request as received. Strings are borrowed for the duration of the transaction. */
 typedef struct st_rs_request_t {
     rs_str_t method;
-    rs_str_t uri;      /* request target as sent, with the query string */
-    rs_str_t protocol; /* "HTTP/1.1" */
+    rs_str_t uri;               /* request target as sent, with the query string */
+    rs_str_t protocol;          /* "HTTP/1.1" */
     const rs_header_t *headers; /* all headers as received, including Host, Content-Type, Content-Length */
     size_t nheaders;
-    rs_str_t body;      /* the request body, possibly cut to the inspection limit */
+    rs_str_t body;             /* the request body, possibly cut to the inspection limit */
     uint64_t body_full_length; /* the body's real length (> body.len when cut) */
     rs_str_t remote_addr;      /* client address as decided by edgeproxy (CloudFront-aware) */
     uint16_t remote_port;
@@ -107,11 +107,11 @@ typedef struct st_rs_verdict_t {
     uint32_t rule_id;             /* the rule that decided, 0 when none */
     const rs_match_t *matches;    /* all matches so far in this transaction, in order */
     size_t nmatches;
-    int inbound_score;            /* TX:anomaly_score (CRS 3.3: tx.anomaly_score, else inbound_anomaly_score) */
-    int outbound_score;           /* TX:outbound_anomaly_score */
-    unsigned limit_hits;          /* regex match/depth limits hit so far */
-    int body_error;               /* REQBODY_ERROR */
-    int body_over_limit;          /* the body was over SecRequestBodyLimit */
+    int inbound_score;   /* TX:anomaly_score (CRS 3.3: tx.anomaly_score, else inbound_anomaly_score) */
+    int outbound_score;  /* TX:outbound_anomaly_score */
+    unsigned limit_hits; /* regex match/depth limits hit so far */
+    int body_error;      /* REQBODY_ERROR */
+    int body_over_limit; /* the body was over SecRequestBodyLimit */
 } rs_verdict_t;
 
 rs_tx_t *rs_tx_new(void);

@@ -10,13 +10,13 @@
 
 /** Where parsed items go. kind says which variable they belong to. */
 typedef enum {
-    RS_ITEM_ARG,             /* an argument: name + value (ARGS_GET or ARGS_POST, decided by the caller) */
-    RS_ITEM_FILE,            /* multipart file part: name = field name, value = file name (FILES, FILES_NAMES) */
-    RS_ITEM_FILE_SIZE,       /* name = field name, value = decimal size (FILES_SIZES) */
-    RS_ITEM_FILE_CONTENT,    /* name = field name, value = content (FILES_TMP_CONTENT) */
-    RS_ITEM_PART_HEADER,     /* name = field name, value = one header line of the part (MULTIPART_PART_HEADERS) */
-    RS_ITEM_XML_TEXT,        /* name = element path, value = text node content (XML:/...) */
-    RS_ITEM_XML_ATTR,        /* name = attribute name, value = attribute value (XML:/...@) */
+    RS_ITEM_ARG,          /* an argument: name + value (ARGS_GET or ARGS_POST, decided by the caller) */
+    RS_ITEM_FILE,         /* multipart file part: name = field name, value = file name (FILES, FILES_NAMES) */
+    RS_ITEM_FILE_SIZE,    /* name = field name, value = decimal size (FILES_SIZES) */
+    RS_ITEM_FILE_CONTENT, /* name = field name, value = content (FILES_TMP_CONTENT) */
+    RS_ITEM_PART_HEADER,  /* name = field name, value = one header line of the part (MULTIPART_PART_HEADERS) */
+    RS_ITEM_XML_TEXT,     /* name = element path, value = text node content (XML:/...) */
+    RS_ITEM_XML_ATTR,     /* name = attribute name, value = attribute value (XML:/...@) */
 } rs_item_kind_t;
 
 typedef struct st_rs_body_sink_t {
@@ -37,7 +37,7 @@ size_t rs_parse_cookies(rs_str_t header, const rs_body_sink_t *sink);
 
 /** Result of a body processor that can fail. */
 typedef struct st_rs_body_error_t {
-    int error;        /* 1 when the body is malformed (REQBODY_ERROR / REQBODY_PROCESSOR_ERROR) */
+    int error;         /* 1 when the body is malformed (REQBODY_ERROR / REQBODY_PROCESSOR_ERROR) */
     char message[160]; /* REQBODY_ERROR_MSG */
 } rs_body_error_t;
 
@@ -47,9 +47,8 @@ void rs_parse_json(rs_str_t body, unsigned max_depth, const rs_body_sink_t *sink
 
 /** Multipart strictness flags, as the MULTIPART_* variables (each 0 or 1). */
 typedef struct st_rs_multipart_flags_t {
-    int strict_error, boundary_quoted, boundary_whitespace, data_before, data_after, header_folding,
-        lf_line, missing_semicolon, invalid_quoting, invalid_part, invalid_header_folding, file_limit_exceeded,
-        unmatched_boundary, crlf_lf_lines;
+    int strict_error, boundary_quoted, boundary_whitespace, data_before, data_after, header_folding, lf_line, missing_semicolon,
+        invalid_quoting, invalid_part, invalid_header_folding, file_limit_exceeded, unmatched_boundary, crlf_lf_lines;
     char filename[256]; /* MULTIPART_FILENAME of the last file part (truncated) */
     char name[256];     /* MULTIPART_NAME of the last part (truncated) */
 } rs_multipart_flags_t;
