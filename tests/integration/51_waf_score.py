@@ -56,8 +56,10 @@ def overall(summary):
 
 def test_detection_meets_recorded_figures():
     expected = load_expected()
-    with eptest.EchoOrigin("web") as o, eptest.Proxy(waf_config(o.port, expected)) as p, \
+    # compiling the full CRS at paranoia level 3 takes several seconds on a loaded machine
+    with eptest.EchoOrigin("web") as o, eptest.Proxy(waf_config(o.port, expected), wait=False) as p, \
             tempfile.TemporaryDirectory() as tmp:
+        p.wait_ready(timeout=120.0)
         summary, text = score(p.port, os.path.join(tmp, "score.json"))
         tpr, fpr = overall(summary)
         print("WAF score PL%d threshold %d: TPR %.1f%% FPR %.1f%% (guard: TPR >= %.1f, FPR <= %.1f)"
