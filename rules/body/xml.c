@@ -26,17 +26,35 @@ typedef struct {
     int has_doctype, latin1, failed;
 } xml_parser_t;
 
+enum { NAME_GENERAL_ENTITY, NAME_PARAMETER_ENTITY, NAME_PARAMETER_REFERENCE };
+
+/* A name in the input: an attribute name, or an entity declaration / parameter entity reference. */
 typedef struct {
     const char *name;
     size_t len;
+    int type;
 } xml_name_t;
 
-static int name_cmp(const void *a, const void *b)
+/* Orders by name then type: equal means same name and type (lookups, duplicate checks). */
+static int name_type_cmp(const void *a, const void *b)
 {
     const xml_name_t *x = a, *y = b;
     if (x->len != y->len)
         return x->len < y->len ? -1 : 1;
-    return memcmp(x->name, y->name, x->len);
+    int c = memcmp(x->name, y->name, x->len);
+    if (c != 0)
+        return c;
+    return x->type < y->type ? -1 : x->type > y->type;
+}
+
+/* The same, then input order (for sorting). */
+static int name_cmp(const void *a, const void *b)
+{
+    int c = name_type_cmp(a, b);
+    if (c != 0)
+        return c;
+    const xml_name_t *x = a, *y = b;
+    return x->name < y->name ? -1 : x->name > y->name;
 }
 
 static void fail(xml_parser_t *xp, const char *what)
@@ -228,8 +246,8 @@ static int parse_reference(xml_parser_t *xp)
             rs_buf_putc(xp->b, predefined[i].c);
             return 1;
         }
-    xml_name_t key = {amp + 1, n};
-    if (xp->nentities == 0 || bsearch(&key, xp->b->base, xp->nentities, sizeof(key), name_cmp) == NULL) {
+    xml_name_t key = {amp + 1, n, NAME_GENERAL_ENTITY};
+    if (xp->nentities == 0 || bsearch(&key, xp->b->base, xp->nentities, sizeof(key), name_type_cmp) == NULL) {
         fail(xp, "undeclared entity");
         return 0;
     }
@@ -327,6 +345,14 @@ static int parse_xml_decl(xml_parser_t *xp)
         xp->p = close + 1;
         size_t vlen = (size_t)(close - value);
         if (n == 7 && memcmp(name, "version", 7) == 0 && !seen_version) {
+            /* "1." followed by digits */
+            size_t i = 2;
+            while (i < vlen && value[i] >= '0' && value[i] <= '9')
+                i++;
+            if (vlen < 3 || value[0] != '1' || value[1] != '.' || i != vlen) {
+                fail(xp, "unsupported XML version");
+                return 0;
+            }
             seen_version = 1;
         } else if (n == 8 && memcmp(name, "encoding", 8) == 0 && seen_version) {
             rs_str_t enc = rs_str(value, vlen);
@@ -341,66 +367,209 @@ static int parse_xml_decl(xml_parser_t *xp)
     }
 }
 
-/* Records the general entities declared ("<!ENTITY name ...", not "<!ENTITY % name") for lookups. */
-static void collect_entities(xml_parser_t *xp, const char *s, const char *end)
+/* Requires at least one whitespace character and skips the run. */
+static int require_ws(xml_parser_t *xp, const char *what)
 {
-    for (const char *p = s; (size_t)(end - p) > 9; p++) {
-        if (memcmp(p, "<!ENTITY", 8) != 0 || !is_ws(p[8]))
-            continue;
-        const char *q = p + 8;
-        while (q < end && is_ws(*q))
-            q++;
-        const char *name = q;
-        while (q < end && name_char((unsigned char)*q))
-            q++;
-        if (q == name || !name_start_char((unsigned char)*name))
-            continue;
-        xml_name_t rec = {name, (size_t)(q - name)};
-        rs_buf_append(xp->b, &rec, sizeof(rec));
-        xp->nentities++;
+    if (xp->p >= xp->end || !is_ws(*xp->p)) {
+        fail(xp, what);
+        return 0;
     }
-    if (xp->nentities > 1)
-        qsort(xp->b->base, xp->nentities, sizeof(xml_name_t), name_cmp);
-    xp->path_base = xp->path_len = xp->b->len;
+    skip_ws(xp);
+    return 1;
 }
 
-/* "<!DOCTYPE ...>" with an optional internal subset: checks the brackets and quotes balance, reports it. */
+/* A quoted literal (system or public id, entity value): skipped, nothing in it is interpreted. */
+static int skip_literal(xml_parser_t *xp)
+{
+    if (xp->p >= xp->end || (*xp->p != '"' && *xp->p != '\'')) {
+        fail(xp, "quoted literal expected in DOCTYPE");
+        return 0;
+    }
+    const char *close = memchr(xp->p + 1, *xp->p, (size_t)(xp->end - xp->p - 1));
+    if (close == NULL) {
+        xp->p = xp->end;
+        fail(xp, "unterminated literal in DOCTYPE");
+        return 0;
+    }
+    xp->p = close + 1;
+    return 1;
+}
+
+/* Optional ExternalID: SYSTEM "sys" | PUBLIC "pub" "sys". Returns 1 when one was read, 0 if absent, -1 bad. */
+static int parse_external_id(xml_parser_t *xp)
+{
+    int is_public = starts_with(xp, "PUBLIC");
+    if (!is_public && !starts_with(xp, "SYSTEM"))
+        return 0;
+    xp->p += 6;
+    if (!require_ws(xp, "whitespace expected after SYSTEM/PUBLIC") || !skip_literal(xp))
+        return -1;
+    if (is_public && (!require_ws(xp, "system literal expected") || !skip_literal(xp)))
+        return -1;
+    return 1;
+}
+
+/* <!ENTITY [%] name (value | ExternalID [NDATA name]) >; general entity names are recorded for lookups
+ * (as name records at the start of the scratch, which holds nothing else before the root element). */
+static int parse_entity_decl(xml_parser_t *xp)
+{
+    xp->p += 8;
+    if (!require_ws(xp, "whitespace expected in ENTITY declaration"))
+        return 0;
+    int parameter = xp->p < xp->end && *xp->p == '%';
+    if (parameter) {
+        xp->p++;
+        if (!require_ws(xp, "whitespace expected in ENTITY declaration"))
+            return 0;
+    }
+    xml_name_t name = {xp->p, parse_name(xp), parameter ? NAME_PARAMETER_ENTITY : NAME_GENERAL_ENTITY};
+    if (name.len == 0 || !require_ws(xp, "whitespace expected in ENTITY declaration"))
+        return 0;
+    if (xp->p < xp->end && (*xp->p == '"' || *xp->p == '\'')) {
+        if (!skip_literal(xp))
+            return 0;
+    } else {
+        int r = parse_external_id(xp);
+        if (r <= 0) {
+            if (r == 0)
+                fail(xp, "entity value or external id expected");
+            return 0;
+        }
+        const char *before = xp->p;
+        skip_ws(xp);
+        if (!parameter && xp->p != before && starts_with(xp, "NDATA")) {
+            xp->p += 5;
+            if (!require_ws(xp, "whitespace expected after NDATA") || parse_name(xp) == 0)
+                return 0;
+        }
+    }
+    skip_ws(xp);
+    if (xp->p >= xp->end || *xp->p != '>') {
+        fail(xp, "'>' expected at the end of ENTITY declaration");
+        return 0;
+    }
+    xp->p++;
+    rs_buf_append(xp->b, &name, sizeof(name));
+    xp->nentities++;
+    return 1;
+}
+
+/* <!ELEMENT ...>, <!ATTLIST ...>, <!NOTATION ...>: not interpreted, skipped up to '>' outside literals. */
+static int skip_markup_decl(xml_parser_t *xp, size_t keyword_len)
+{
+    xp->p += keyword_len;
+    if (!require_ws(xp, "whitespace expected in markup declaration"))
+        return 0;
+    while (xp->p < xp->end && *xp->p != '>') {
+        if (*xp->p == '"' || *xp->p == '\'') {
+            if (!skip_literal(xp))
+                return 0;
+        } else if (*xp->p == '<') {
+            fail(xp, "'<' in markup declaration");
+            return 0;
+        } else {
+            xp->p++;
+        }
+    }
+    if (xp->p >= xp->end) {
+        fail(xp, "unterminated markup declaration");
+        return 0;
+    }
+    xp->p++;
+    return 1;
+}
+
+/* The internal subset, after '[' up to and including ']'. */
+static int parse_internal_subset(xml_parser_t *xp)
+{
+    for (;;) {
+        skip_ws(xp);
+        if (xp->p >= xp->end) {
+            fail(xp, "unterminated DOCTYPE internal subset");
+            return 0;
+        }
+        int ok;
+        if (*xp->p == ']') {
+            xp->p++;
+            return 1;
+        } else if (*xp->p == '%') {
+            xp->p++; /* parameter entity reference: never loaded, but it must be declared */
+            xml_name_t ref = {xp->p, parse_name(xp), NAME_PARAMETER_REFERENCE};
+            ok = ref.len != 0 && xp->p < xp->end && *xp->p == ';';
+            if (ok) {
+                xp->p++;
+                rs_buf_append(xp->b, &ref, sizeof(ref));
+                xp->nentities++;
+            } else {
+                fail(xp, "malformed parameter entity reference");
+            }
+        } else if (starts_with(xp, "<!--")) {
+            ok = skip_comment(xp);
+        } else if (starts_with(xp, "<?")) {
+            ok = skip_pi(xp);
+        } else if (starts_with(xp, "<!ENTITY")) {
+            ok = parse_entity_decl(xp);
+        } else if (starts_with(xp, "<!ELEMENT")) {
+            ok = skip_markup_decl(xp, 9);
+        } else if (starts_with(xp, "<!ATTLIST")) {
+            ok = skip_markup_decl(xp, 9);
+        } else if (starts_with(xp, "<!NOTATION")) {
+            ok = skip_markup_decl(xp, 10);
+        } else {
+            fail(xp, "unexpected content in DOCTYPE internal subset");
+            ok = 0;
+        }
+        if (!ok)
+            return 0;
+    }
+}
+
+/* <!DOCTYPE name [ExternalID] ['[' subset ']'] >: checked, reported verbatim, nothing loaded. */
 static int parse_doctype(xml_parser_t *xp)
 {
     const char *s = xp->p;
     xp->p += 9;
-    int in_subset = 0;
-    while (xp->p < xp->end) {
-        char c = *xp->p;
-        if (c == '"' || c == '\'') {
-            const char *close = memchr(xp->p + 1, c, (size_t)(xp->end - xp->p - 1));
-            if (close == NULL)
-                break;
-            xp->p = close + 1;
-            continue;
-        }
-        if (in_subset && starts_with(xp, "<!--")) {
-            if (!skip_comment(xp))
-                return 0;
-            continue;
-        }
+    skip_ws(xp); /* libxml2 tolerates "<!DOCTYPEname" */
+    if (parse_name(xp) == 0)
+        return 0;
+    const char *before = xp->p;
+    skip_ws(xp);
+    if (xp->p != before && parse_external_id(xp) < 0)
+        return 0;
+    skip_ws(xp);
+    if (xp->p < xp->end && *xp->p == '[') {
         xp->p++;
-        if (c == '[' && !in_subset) {
-            in_subset = 1;
-        } else if (c == ']' && in_subset) {
-            in_subset = 0;
-        } else if (c == '>' && !in_subset) {
-            xp->has_doctype = 1;
-            rs_buf_append(xp->b, s, (size_t)(xp->p - s));
-            emit(xp, RS_ITEM_XML_TEXT, "!DOCTYPE", 8, 0);
-            rs_buf_reset(xp->b);
-            collect_entities(xp, s, xp->p);
-            return 1;
+        if (!parse_internal_subset(xp))
+            return 0;
+        skip_ws(xp);
+    }
+    if (xp->p >= xp->end || *xp->p != '>') {
+        fail(xp, "'>' expected at the end of DOCTYPE");
+        return 0;
+    }
+    xp->p++;
+    xp->has_doctype = 1;
+    if (xp->sink != NULL && xp->sink->item != NULL)
+        xp->sink->item(xp->sink->ctx, RS_ITEM_XML_TEXT, RS_STR("!DOCTYPE"), rs_str(s, (size_t)(xp->p - s)));
+    if (xp->nentities > 1)
+        qsort(xp->b->base, xp->nentities, sizeof(xml_name_t), name_cmp);
+    /* Sorted by name, type, then input position: each reference needs a parameter entity of its name
+     * declared before it, and the first declaration of a name group is the earliest. */
+    const xml_name_t *names = (const xml_name_t *)(const void *)xp->b->base;
+    const char *declared_at = NULL;
+    for (size_t i = 0; i < xp->nentities; i++) {
+        int same_name = i > 0 && names[i - 1].len == names[i].len && memcmp(names[i - 1].name, names[i].name, names[i].len) == 0;
+        if (!same_name)
+            declared_at = NULL;
+        if (names[i].type == NAME_PARAMETER_ENTITY && declared_at == NULL)
+            declared_at = names[i].name;
+        if (names[i].type == NAME_PARAMETER_REFERENCE && (declared_at == NULL || declared_at > names[i].name)) {
+            fail(xp, "undeclared parameter entity");
+            return 0;
         }
     }
-    xp->p = xp->end;
-    fail(xp, "unterminated DOCTYPE");
-    return 0;
+    xp->path_base = xp->path_len = xp->b->len;
+    return 1;
 }
 
 /* Attributes up to '>' or "/>". Returns 1 for an empty-element tag, 0 for a start tag, -1 on error. */
@@ -425,7 +594,7 @@ static int parse_attributes(xml_parser_t *xp)
             if (nattrs > 1)
                 qsort(names, nattrs, sizeof(xml_name_t), name_cmp);
             for (size_t i = 1; i < nattrs; i++)
-                if (name_cmp(&names[i - 1], &names[i]) == 0) {
+                if (name_type_cmp(&names[i - 1], &names[i]) == 0) {
                     fail(xp, "duplicate attribute");
                     return -1;
                 }
@@ -436,7 +605,7 @@ static int parse_attributes(xml_parser_t *xp)
             fail(xp, "attributes must be separated by whitespace");
             return -1;
         }
-        xml_name_t attr = {xp->p, parse_name(xp)};
+        xml_name_t attr = {xp->p, parse_name(xp), 0};
         if (attr.len == 0)
             return -1;
         rs_buf_append(xp->b, &attr, sizeof(attr));

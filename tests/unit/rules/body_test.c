@@ -438,14 +438,29 @@ static void test_xml_errors(void **state)
                                       "<a><b></a></b>",
                                       "<1a/>",
                                       "<a>\x01</a>",
-                                      "<?xml encoding=\"UTF-8\"?><a/>"};
+                                      "<?xml encoding=\"UTF-8\"?><a/>",
+                                      "<?xml version=\"1.0 \"?><a/>",
+                                      "<!DOCTYPE a &lt;[]><a/>",
+                                      "<!DOCTYPE a [<!ENTITY e \"v\"->]><a/>",
+                                      "<!DOCTYPE a [<!ENTITY e>]><a/>",
+                                      "<!DOCTYPE a [<!FOO x>]><a/>",
+                                      "<!DOCTYPE a [<!ENTITY e \"v\">]><a>&f;</a>",
+                                      "<!DOCTYPE a [<!ENTITY e \"v\"><a/>",
+                                      "<!DOCTYPE a [%p;]><a/>",
+                                      "<!DOCTYPE a [%p;<!ENTITY % p \"\">]><a/>"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         parse_xml(bad[i], 0, &c, &err);
         assert_int_equal(err.error, 1);
         assert_non_null(strstr(err.message, "XML: Failed parsing document."));
     }
-    static const char *const good[] = {"  <a/>  ", "<x:a xmlns:x=\"u\">1</x:a>", "<!-- c --><a/><?pi x?>", "<a  ></a >",
-                                       "\xEF\xBB\xBF<a>bom</a>"};
+    static const char *const good[] = {"  <a/>  ",
+                                       "<x:a xmlns:x=\"u\">1</x:a>",
+                                       "<!-- c --><a/><?pi x?>",
+                                       "<a  ></a >",
+                                       "\xEF\xBB\xBF<a>bom</a>",
+                                       "<!DOCTYPE a PUBLIC \"-//x//y\" \"http://x/y.dtd\"><a/>",
+                                       "<!DOCTYPE a [<!ELEMENT a (#PCDATA)><!ATTLIST a b CDATA \"x>y\"><!-- c -->]><a/>",
+                                       "<!DOCTYPE a [<!ENTITY % p SYSTEM \"http://x/\">%p;]><a/>"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         parse_xml(good[i], 0, &c, &err);
         assert_int_equal(err.error, 0);
