@@ -6,14 +6,17 @@
  * required literals, @pm phrases, @contains strings...) gets a slot. All those literals, case-folded, go into
  * one Aho-Corasick automaton; literal -> slots that need it.
  *
- * At the start of a phase, every value of those variables is transformed once per transformation chain in
- * use (a chain shares its prefix with others in the trie, and a transformation that cannot change a value,
- * judged from a one-pass byte profile of it, is not even called), each DISTINCT resulting string is scanned
- * once, and a slot becomes a candidate when one of its literals occurs in a string its own chain produced.
- * During the phase a rule that is not a candidate cannot match (every value it could read was scanned) and
- * is answered "no match" without collecting a single value. Case folding and scanning whole variables (not
- * only the rule's selected members) only ever add candidates, never remove one, so verdicts stay identical
- * to the reference evaluator's (tests/unit/rules/scan_vs_ref_test.c checks that on the corpus). */
+ * At the start of a phase, every value of those variables is transformed under the chains that some slotted
+ * rule reads that value under (its variable, and its key when the rule names one member; a chain shares its
+ * prefix with others in the trie, and a transformation that cannot change a value, judged from a one-pass
+ * byte profile of it, is not even called), each DISTINCT resulting string is scanned once, and when one of a
+ * slot's literals occurs in a string its own chain produced from a value it reads, the slot's operator itself
+ * is run on that string: the slot becomes a candidate only when it matches (or errs, or hits a work limit).
+ * During the phase a rule that is not a candidate cannot match (its operator matched none of the values it
+ * could read) and is answered "no match" without collecting a single value. Case folding, keys compared
+ * without case and ignoring the rule's negated targets only ever add candidates, never remove one, so
+ * verdicts stay identical to the reference evaluator's (tests/unit/rules/scan_vs_ref_test.c checks that on
+ * the corpus). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,18 +137,30 @@ static int is_fixed_var(int var)
     }
 }
 
+/* A chain some slotted rule reads a variable under: for every member (key NULL) or one member (its key). */
+typedef struct st_var_need_t {
+    uint32_t chain;
+    const char *key;
+    size_t key_len;
+} var_need_t;
+
 struct st_rs_cand_db_t {
     uint64_t id;      /* unique per database: scratch sized for another one is resized */
     int32_t *slot_of; /* per crule index: slot, or -1 when the rule always runs */
     uint32_t nslots;
-    uint16_t *slot_chain; /* per slot: index into chains[] */
-    uint32_t *chains;     /* distinct final tnodes of slotted rules */
+    uint16_t *slot_chain;             /* per slot: index into chains[] */
+    const rs_op_t **slot_op;          /* per slot: the rule's operator */
+    const rs_rule_t **slot_rule;      /* per slot: the rule (its targets say which values it reads) */
+    var_need_t *needs[RS_VAR__COUNT]; /* per variable: the chains its values must be scanned under */
+    uint32_t nneeds[RS_VAR__COUNT];
+    uint32_t **chain_nodes; /* per chain: its nodes, root side first */
+    uint32_t *chain_depth;
+    uint32_t *chains; /* distinct final tnodes of slotted rules */
     uint32_t nchains;
-    uint32_t *chain_index;           /* per tnode: index into chains[] + 1, 0 when none */
-    uint8_t *node_needed;            /* per tnode: on the path to a needed chain */
-    profile_t *node_mask;            /* per tnode: trigger bytes of its transformation */
-    uint8_t *node_always;            /* per tnode: its transformation has no trigger set */
-    uint8_t scan_var[RS_VAR__COUNT]; /* variables read by slotted rules */
+    uint32_t *chain_index; /* per tnode: index into chains[] + 1, 0 when none */
+    uint8_t *node_needed;  /* per tnode: on the path to a needed chain */
+    profile_t *node_mask;  /* per tnode: trigger bytes of its transformation */
+    uint8_t *node_always;  /* per tnode: its transformation has no trigger set */
     rs_ac_t *ac;
     rs_str_t *lits;       /* the literals (folded), for stats and debugging */
     uint32_t **lit_slots; /* per literal: slots that need it */
@@ -154,15 +169,21 @@ struct st_rs_cand_db_t {
 };
 
 struct st_rs_cand_tx_t {
-    uint64_t sized_for;  /* id of the candidate db the arrays below fit */
-    uint64_t *bits;      /* candidate slots of the current phase */
-    int valid;           /* bits hold this phase's scan (0 before the first scan or when tracing) */
-    rs_str_t *out;       /* per tnode: output for the value being scanned */
-    uint32_t *prof_idx;  /* per tnode: which profile applies to its output */
-    profile_t *profiles; /* [0] the value's, then one per changed output */
-    uint32_t *stamp;     /* per chain: serial of the string it produced */
-    uint32_t *seen;      /* per literal: serial of the string it was last found in */
-    uint32_t serial;     /* increases with every distinct string scanned */
+    uint64_t sized_for;   /* id of the candidate db the arrays below fit */
+    uint64_t *bits;       /* candidate slots of the current phase */
+    int valid;            /* bits hold this phase's scan (0 before the first scan or when tracing) */
+    rs_str_t *out;        /* per tnode: output for the value being scanned */
+    uint32_t *prof_idx;   /* per tnode: which profile applies to its output */
+    profile_t *profiles;  /* [0] the value's, then one per changed output */
+    uint32_t *stamp;      /* per chain: serial of the string it produced */
+    uint32_t *seen;       /* per literal: serial of the string it was last found in */
+    uint32_t *tried;      /* per slot: serial of the string its operator was last run on */
+    uint32_t *node_stamp; /* per tnode: value serial when the node is needed for the value being scanned */
+    uint32_t value_serial;
+    uint32_t *want; /* chains needed for the value being scanned */
+    uint32_t nwant;
+    uint8_t *wanted; /* per chain: in want[] */
+    uint32_t serial; /* increases with every distinct string scanned */
     rs_buf_t tbuf;
     rs_val_t *vals;
     size_t nvals, cap_vals;
@@ -263,6 +284,61 @@ static int rule_eligible(const rs_crule_t *cr)
     return positive != 0;
 }
 
+/* Collections whose VAR:key selector names one member by its key (compared without case here: a superset of
+ * the engine's test). Other keyed targets (XML:/xpath, *_NAMES, regex selectors) read the whole variable. */
+static int key_selects_member(const rs_target_t *t)
+{
+    if (t->key == NULL || t->key_regex != NULL)
+        return 0;
+    switch (t->var) {
+    case RS_VAR_ARGS:
+    case RS_VAR_ARGS_GET:
+    case RS_VAR_ARGS_POST:
+    case RS_VAR_REQUEST_HEADERS:
+    case RS_VAR_REQUEST_COOKIES:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Whether a (positive) target can read the value `key` of variable `var`. */
+static int target_reads(const rs_target_t *t, int var, rs_str_t key)
+{
+    if (t->is_negated || t->is_count || t->var != var)
+        return 0;
+    return !key_selects_member(t) || rs_str_ieq2(key, rs_str(t->key, t->key_len));
+}
+
+static int slot_reads(const rs_cand_db_t *c, uint32_t slot, int var, rs_str_t key)
+{
+    const rs_rule_t *r = c->slot_rule[slot];
+    for (size_t i = 0; i < r->ntargets; i++)
+        if (target_reads(&r->targets[i], var, key))
+            return 1;
+    return 0;
+}
+
+static void add_need(rs_cand_db_t *c, const rs_target_t *t, uint32_t chain)
+{
+    if (t->is_negated || t->is_count)
+        return;
+    const char *key = key_selects_member(t) ? t->key : NULL;
+    size_t key_len = key != NULL ? t->key_len : 0;
+    var_need_t *v = c->needs[t->var];
+    uint32_t n = c->nneeds[t->var];
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i].chain == chain &&
+            (v[i].key == NULL || (key != NULL && rs_str_ieq2(rs_str(v[i].key, v[i].key_len), rs_str(key, key_len)))))
+            return;
+    v = realloc(v, (n + 1) * sizeof(*v));
+    if (v == NULL)
+        abort();
+    v[n] = (var_need_t){chain, key, key_len};
+    c->needs[t->var] = v;
+    c->nneeds[t->var] = n + 1;
+}
+
 rs_cand_db_t *rs_cand_build(rs_db_t *db)
 {
     static _Atomic uint64_t next_id = 1;
@@ -273,8 +349,11 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     c->slot_of = malloc(db->ncrules * sizeof(int32_t));
     c->chain_index = calloc(db->ntnodes, sizeof(uint32_t));
     c->slot_chain = malloc((db->ncrules ? db->ncrules : 1) * sizeof(uint16_t));
+    c->slot_op = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_op));
+    c->slot_rule = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_rule));
     c->chains = malloc((db->ntnodes ? db->ntnodes : 1) * sizeof(uint32_t));
-    if (c->slot_of == NULL || c->chain_index == NULL || c->slot_chain == NULL || c->chains == NULL)
+    if (c->slot_of == NULL || c->chain_index == NULL || c->slot_chain == NULL || c->slot_op == NULL || c->slot_rule == NULL ||
+        c->chains == NULL)
         abort();
     lit_build_t b = {0};
     for (size_t i = 0; i < db->ncrules; i++) {
@@ -300,8 +379,10 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
             c->chain_index[cr->tnode] = ++c->nchains;
         }
         c->slot_chain[slot] = (uint16_t)(c->chain_index[cr->tnode] - 1);
+        c->slot_op[slot] = cr->rule->op;
+        c->slot_rule[slot] = cr->rule;
         for (size_t t = 0; t < cr->rule->ntargets; t++)
-            c->scan_var[cr->rule->targets[t].var] = 1;
+            add_need(c, &cr->rule->targets[t], c->slot_chain[slot]);
         for (int k = 0; k < n; k++) {
             /* fold to lower case: the automaton matches without case, a superset of any case-sensitive test */
             char *low = rs_strndup(lits[k].base, lits[k].len);
@@ -322,6 +403,21 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     for (uint32_t k = 0; k < c->nchains; k++)
         for (uint32_t n = c->chains[k]; n != 0 && !c->node_needed[n]; n = db->tnodes[n].parent)
             c->node_needed[n] = 1;
+    c->chain_nodes = calloc(c->nchains ? c->nchains : 1, sizeof(uint32_t *));
+    c->chain_depth = calloc(c->nchains ? c->nchains : 1, sizeof(uint32_t));
+    if (c->chain_nodes == NULL || c->chain_depth == NULL)
+        abort();
+    for (uint32_t k = 0; k < c->nchains; k++) {
+        uint32_t depth = 0;
+        for (uint32_t n = c->chains[k]; n != 0; n = db->tnodes[n].parent)
+            depth++;
+        c->chain_nodes[k] = malloc((depth ? depth : 1) * sizeof(uint32_t));
+        if (c->chain_nodes[k] == NULL)
+            abort();
+        c->chain_depth[k] = depth;
+        for (uint32_t n = c->chains[k], d = depth; n != 0; n = db->tnodes[n].parent)
+            c->chain_nodes[k][--d] = n;
+    }
     for (size_t n = 1; n < db->ntnodes; n++)
         c->node_always[n] = !trigger_mask(rs_transform_name(db->tnodes[n].transform), &c->node_mask[n]);
     if (b.n != 0) {
@@ -362,6 +458,14 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->lit_nslots);
     free(c->slot_of);
     free(c->slot_chain);
+    free(c->slot_op);
+    free(c->slot_rule);
+    for (int v = 0; v < RS_VAR__COUNT; v++)
+        free(c->needs[v]);
+    for (uint32_t k = 0; k < c->nchains; k++)
+        free(c->chain_nodes[k]);
+    free(c->chain_nodes);
+    free(c->chain_depth);
     free(c->chains);
     free(c->chain_index);
     free(c->node_needed);
@@ -391,7 +495,7 @@ static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
             abort();
         tx->cand = ct;
     }
-    if (ct->sized_for == c->id && ct->serial < UINT32_MAX - (1u << 24))
+    if (ct->sized_for == c->id && ct->serial < UINT32_MAX - (1u << 24) && ct->value_serial < UINT32_MAX - (1u << 24))
         return ct;
     /* a new database (reload) or serials close to wrapping: size everything afresh (rare: not per request) */
     size_t nodes = db->ntnodes ? db->ntnodes : 1, nchains = c->nchains ? c->nchains : 1, nlits = c->nlits ? c->nlits : 1;
@@ -401,18 +505,43 @@ static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
     ct->profiles = grow(ct->profiles, nodes + 1, sizeof(profile_t));
     ct->stamp = grow(ct->stamp, nchains, sizeof(uint32_t));
     ct->seen = grow(ct->seen, nlits, sizeof(uint32_t));
+    ct->tried = grow(ct->tried, c->nslots ? c->nslots : 1, sizeof(uint32_t));
     memset(ct->stamp, 0, nchains * sizeof(uint32_t));
     memset(ct->seen, 0, nlits * sizeof(uint32_t));
+    memset(ct->tried, 0, (c->nslots ? c->nslots : 1) * sizeof(uint32_t));
+    ct->node_stamp = grow(ct->node_stamp, nodes, sizeof(uint32_t));
+    memset(ct->node_stamp, 0, nodes * sizeof(uint32_t));
+    ct->value_serial = 0;
+    ct->want = grow(ct->want, nchains, sizeof(uint32_t));
+    ct->wanted = grow(ct->wanted, nchains, 1);
+    memset(ct->wanted, 0, nchains);
     ct->serial = 0;
     ct->sized_for = c->id;
     return ct;
 }
 
 typedef struct st_scan_ctx_t {
+    rs_tx_t *tx;
     const rs_cand_db_t *c;
     rs_cand_tx_t *ct;
     uint32_t serial;
+    rs_str_t str; /* the string being scanned */
+    int var;      /* and the value it came from */
+    rs_str_t key;
 } scan_ctx_t;
+
+/* Whether the slot's operator matches the scanned string. A literal occurring is only necessary; running the
+ * operator itself (pure: no macro, no negation, no multiMatch) on the very string the rule would test under
+ * its own chain decides. An error or a hit work limit keeps the rule a candidate, so the rule-by-rule run
+ * reports it exactly as the reference evaluator does. */
+static int slot_matches(scan_ctx_t *s, uint32_t slot)
+{
+    rs_op_result_t res;
+    memset(&res, 0, sizeof(res));
+    rs_op_limits_t lim = {s->tx->db->rs->pcre_match_limit, s->tx->db->rs->pcre_match_limit_recursion};
+    int rc = rs_op_exec(s->c->slot_op[slot], rs_str("", 0), s->str, 0, &lim, s->tx->opscratch, &res);
+    return rc != 0 || res.limit_hit;
+}
 
 static int on_literal(void *arg, uint32_t lit, size_t end)
 {
@@ -422,24 +551,48 @@ static int on_literal(void *arg, uint32_t lit, size_t end)
         return 0;
     s->ct->seen[lit] = s->serial;
     const uint32_t *slots = s->c->lit_slots[lit];
+    uint64_t *bits = s->ct->bits;
     for (uint32_t i = 0; i < s->c->lit_nslots[lit]; i++) {
         uint32_t slot = slots[i];
-        if (s->ct->stamp[s->c->slot_chain[slot]] == s->serial)
-            s->ct->bits[slot >> 6] |= 1ull << (slot & 63);
+        if (s->ct->stamp[s->c->slot_chain[slot]] != s->serial || ((bits[slot >> 6] >> (slot & 63)) & 1) != 0 ||
+            s->ct->tried[slot] == s->serial || !slot_reads(s->c, slot, s->var, s->key))
+            continue;
+        s->ct->tried[slot] = s->serial;
+        if (slot_matches(s, slot))
+            bits[slot >> 6] |= 1ull << (slot & 63);
     }
     return 0;
 }
 
-/* Scans one value: every needed chain's output, each distinct string once. */
-static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, rs_str_t value)
+/* Scans one value: the output of every chain a slotted rule reads this value under, each distinct string
+ * once. Only the transformation nodes on those chains are computed. */
+static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, const rs_val_t *val)
 {
     const rs_db_t *db = tx->db;
-    ct->out[0] = value;
+    const var_need_t *needs = c->needs[val->var];
+    ct->nwant = 0;
+    for (uint32_t i = 0; i < c->nneeds[val->var]; i++) {
+        uint32_t k = needs[i].chain;
+        if (ct->wanted[k] || (needs[i].key != NULL && !rs_str_ieq2(val->key, rs_str(needs[i].key, needs[i].key_len))))
+            continue;
+        ct->wanted[k] = 1;
+        ct->want[ct->nwant++] = k;
+    }
+    if (ct->nwant == 0)
+        return;
+    uint32_t vs = ++ct->value_serial;
+    for (uint32_t w = 0; w < ct->nwant; w++) {
+        uint32_t k = ct->want[w];
+        ct->wanted[k] = 0;
+        for (uint32_t d = 0; d < c->chain_depth[k]; d++)
+            ct->node_stamp[c->chain_nodes[k][d]] = vs;
+    }
+    ct->out[0] = val->value;
     ct->prof_idx[0] = 0;
-    profile_of(value, &ct->profiles[0]);
+    profile_of(val->value, &ct->profiles[0]);
     uint32_t nprof = 1;
     for (size_t n = 1; n < db->ntnodes; n++) {
-        if (!c->node_needed[n])
+        if (ct->node_stamp[n] != vs)
             continue;
         uint32_t parent = db->tnodes[n].parent;
         rs_str_t in = ct->out[parent];
@@ -456,9 +609,10 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, rs_
             ct->prof_idx[n] = (uint32_t)nprof++;
         }
     }
-    /* group the needed chains by the string they produced; scan each distinct string once */
+    /* group the wanted chains by the string they produced; scan each distinct string once */
     ct->nstrs = 0;
-    for (uint32_t k = 0; k < c->nchains; k++) {
+    for (uint32_t w = 0; w < ct->nwant; w++) {
+        uint32_t k = ct->want[w];
         rs_str_t o = ct->out[c->chains[k]];
         size_t s = 0;
         for (; s < ct->nstrs; s++)
@@ -477,7 +631,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, rs_
         ct->stamp[k] = ct->str_serial[s];
     }
     for (size_t s = 0; s < ct->nstrs; s++) {
-        scan_ctx_t sc = {c, ct, ct->str_serial[s]};
+        scan_ctx_t sc = {tx, c, ct, ct->str_serial[s], ct->strs[s], val->var, val->key};
         rs_ac_scan(c->ac, ct->strs[s].base, ct->strs[s].len, on_literal, &sc);
     }
 }
@@ -496,13 +650,13 @@ void rs_cand_scan(rs_tx_t *tx, int phase)
     rs_crule_t whole = {.rule = &no_targets};
     whole.head = &whole;
     for (int var = 0; var < RS_VAR__COUNT; var++) {
-        if (!c->scan_var[var])
+        if (c->nneeds[var] == 0)
             continue;
         rs_target_t t = {.var = (uint16_t)var};
         ct->nvals = 0;
         rs_tx_collect(tx, &whole, &t, &ct->vals, &ct->nvals, &ct->cap_vals);
         for (size_t i = 0; i < ct->nvals; i++)
-            scan_value(tx, c, ct, ct->vals[i].value);
+            scan_value(tx, c, ct, &ct->vals[i]);
     }
     (void)phase;
     ct->valid = 1;
@@ -529,6 +683,10 @@ void rs_cand_tx_free(rs_cand_tx_t *ct)
     free(ct->profiles);
     free(ct->stamp);
     free(ct->seen);
+    free(ct->tried);
+    free(ct->node_stamp);
+    free(ct->want);
+    free(ct->wanted);
     free(ct->vals);
     free(ct->strs);
     free(ct->str_serial);
