@@ -133,14 +133,23 @@ static int modsec_run(ModSecurity *ms, RulesSet *rules, const rs_request_t *req,
         msc_add_n_request_header(t, (const unsigned char *)req->headers[i].name.base, req->headers[i].name.len,
                                  (const unsigned char *)req->headers[i].value.base, req->headers[i].value.len);
     msc_process_request_headers(t);
-    if (msc_intervention(t, &it) && it.disruptive)
+    /* a disruptive rule's message comes back in the intervention, not through the log callback */
+    if (msc_intervention(t, &it) && it.disruptive) {
         status = it.status;
+        if (it.log != NULL)
+            modsec_log(res, it.log);
+    }
     if (status == 0) {
         if (req->body.len)
             msc_append_request_body(t, (const unsigned char *)req->body.base, req->body.len);
         msc_process_request_body(t);
-        if (msc_intervention(t, &it) && it.disruptive)
+        free(it.log);
+        it.log = NULL;
+        if (msc_intervention(t, &it) && it.disruptive) {
             status = it.status;
+            if (it.log != NULL)
+                modsec_log(res, it.log);
+        }
     }
     free(it.url);
     free(it.log);
