@@ -400,6 +400,49 @@ static void test_allow(void **state)
     done(&e);
 }
 
+/* IP/GLOBAL collections outlive the transaction (process-wide store), keyed by initcol; expirevar drops. */
+static void test_persistent_collections(void **state)
+{
+    (void)state;
+    /* initcol in its own rule: within one rule ModSecurity runs setvar before initcol */
+    rs_db_t *db = compile_text(BASE "SecAction \"id:1,phase:1,pass,nolog,initcol:ip=%{REQUEST_HEADERS.x-client},"
+                                    "initcol:global=global\"\n"
+                                    "SecAction \"id:3,phase:1,pass,nolog,setvar:ip.hits=+1,setvar:global.total=+1\"\n"
+                                    "SecRule IP:hits \"@ge 3\" \"id:2,phase:1,deny,status:429,log,msg:'hits %{ip.hits}',"
+                                    "expirevar:ip.hits=0\"\n",
+                               1);
+    assert_non_null(db);
+    rs_tx_t *tx = rs_tx_new();
+    const char *raw_a = "GET / HTTP/1.1\r\nHost: h\r\nX-Client: unit-a\r\n\r\n";
+    const char *raw_b = "GET / HTTP/1.1\r\nHost: h\r\nX-Client: unit-b\r\n\r\n";
+    int dispositions[5];
+    for (int i = 0; i < 5; i++) {
+        rs_request_t req;
+        rs_buf_t storage = {0};
+        char err[64];
+        const char *raw = i == 3 ? raw_b : raw_a; /* a, a, a (3rd hit: denied, counter expires), b, a */
+        assert_int_equal(rs_request_parse_raw((rs_str_t){raw, strlen(raw)}, &req, &storage, err, sizeof(err)), 0);
+        rs_verdict_t v;
+        rs_tx_begin(tx, db, &req);
+        rs_tx_run_phase(tx, 1, &v);
+        dispositions[i] = v.disposition;
+        if (i == 2) {
+            assert_int_equal(v.status, 429);
+            assert_str(v.matches[0].msg, "hits 3");
+        }
+        rs_tx_end(tx);
+        rs_request_free_parsed(&req);
+        rs_buf_free(&storage);
+    }
+    assert_int_equal(dispositions[0], RS_PASS);
+    assert_int_equal(dispositions[1], RS_PASS);
+    assert_int_equal(dispositions[2], RS_DENY);
+    assert_int_equal(dispositions[3], RS_PASS); /* another client has its own counter */
+    assert_int_equal(dispositions[4], RS_PASS); /* the expired counter starts again */
+    rs_tx_free(tx);
+    rs_db_release(db);
+}
+
 static void test_raw_request_parser(void **state)
 {
     (void)state;
@@ -666,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_block_and_detection_only),
         cmocka_unit_test(test_multimatch_and_transforms),
         cmocka_unit_test(test_allow),
+        cmocka_unit_test(test_persistent_collections),
         cmocka_unit_test(test_raw_request_parser),
         cmocka_unit_test(test_crs_sqli_blocked),
         cmocka_unit_test(test_crs_xss_blocked),
