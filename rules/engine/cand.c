@@ -10,10 +10,11 @@
  * rule reads that value under (its variable, and its key when the rule names one member; a chain shares its
  * prefix with others in the trie, and a transformation that cannot change a value, judged from a one-pass
  * byte profile of it, is not even called), each DISTINCT resulting string is scanned once, and when one of a
- * slot's literals occurs in a string its own chain produced from a value it reads, the slot's operator itself
- * is run on that string: the slot becomes a candidate only when it matches (or errs, or hits a work limit).
- * During the phase a rule that is not a candidate cannot match (its operator matched none of the values it
- * could read) and is answered "no match" without collecting a single value. Case folding, keys compared
+ * slot's literals occurs in a string its own chain produced from a value it reads, that string is recorded
+ * for the slot (strings equal but for letter case are scanned once: the automaton ignores case). When the
+ * phase reaches the rule, its operator is run on the recorded strings only: the rule is a candidate when one
+ * matches (or errs, or hits a work limit). A rule that is not a candidate cannot match (its operator matches
+ * none of the values it could read) and is answered "no match" without collecting a single value. Case folding, keys compared
  * without case and ignoring the rule's negated targets only ever add candidates, never remove one, so
  * verdicts stay identical to the reference evaluator's (tests/unit/rules/scan_vs_ref_test.c checks that on
  * the corpus). */
@@ -168,16 +169,29 @@ struct st_rs_cand_db_t {
     size_t nlits;
 };
 
+/* A string one of a slot's literals occurs in, under the slot's chain, from a value the slot reads. */
+typedef struct st_cand_hit_t {
+    rs_str_t str;
+    uint32_t next; /* index + 1 of the slot's previous hit, 0 when none */
+} cand_hit_t;
+
+enum { VERDICT_UNKNOWN = 0, VERDICT_MATCH, VERDICT_NO_MATCH };
+
 struct st_rs_cand_tx_t {
-    uint64_t sized_for;   /* id of the candidate db the arrays below fit */
-    uint64_t *bits;       /* candidate slots of the current phase */
-    int valid;            /* bits hold this phase's scan (0 before the first scan or when tracing) */
-    rs_str_t *out;        /* per tnode: output for the value being scanned */
-    uint32_t *prof_idx;   /* per tnode: which profile applies to its output */
-    profile_t *profiles;  /* [0] the value's, then one per changed output */
-    uint32_t *stamp;      /* per chain: serial of the string it produced */
-    uint32_t *seen;       /* per literal: serial of the string it was last found in */
-    uint32_t *tried;      /* per slot: serial of the string its operator was last run on */
+    uint64_t sized_for;  /* id of the candidate db the arrays below fit */
+    uint64_t *bits;      /* candidate slots of the current phase */
+    int valid;           /* bits hold this phase's scan (0 before the first scan or when tracing) */
+    rs_str_t *out;       /* per tnode: output for the value being scanned */
+    uint32_t *prof_idx;  /* per tnode: which profile applies to its output */
+    profile_t *profiles; /* [0] the value's, then one per changed output */
+    uint32_t *stamp;     /* per chain: serial of the string it produced */
+    uint32_t *seen;      /* per literal: serial of the string it was last found in */
+    uint32_t *tried;     /* per slot: serial of the string it was last recorded for */
+    /* strings on which a slot's literal occurred, verified lazily: only rules the phase reaches pay */
+    cand_hit_t *hits;
+    size_t nhits, cap_hits;
+    uint32_t *hit_head;   /* per slot: index + 1 of its latest hit, 0 when none */
+    uint8_t *verdict;     /* per slot: VERDICT_* */
     uint32_t *node_stamp; /* per tnode: value serial when the node is needed for the value being scanned */
     uint32_t value_serial;
     uint32_t *want; /* chains needed for the value being scanned */
@@ -509,6 +523,8 @@ static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
     memset(ct->stamp, 0, nchains * sizeof(uint32_t));
     memset(ct->seen, 0, nlits * sizeof(uint32_t));
     memset(ct->tried, 0, (c->nslots ? c->nslots : 1) * sizeof(uint32_t));
+    ct->hit_head = grow(ct->hit_head, c->nslots ? c->nslots : 1, sizeof(uint32_t));
+    ct->verdict = grow(ct->verdict, c->nslots ? c->nslots : 1, 1);
     ct->node_stamp = grow(ct->node_stamp, nodes, sizeof(uint32_t));
     memset(ct->node_stamp, 0, nodes * sizeof(uint32_t));
     ct->value_serial = 0;
@@ -521,47 +537,53 @@ static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
 }
 
 typedef struct st_scan_ctx_t {
-    rs_tx_t *tx;
     const rs_cand_db_t *c;
     rs_cand_tx_t *ct;
     uint32_t serial;
-    rs_str_t str; /* the string being scanned */
-    int var;      /* and the value it came from */
+    int var; /* the value the scanned string came from */
     rs_str_t key;
 } scan_ctx_t;
-
-/* Whether the slot's operator matches the scanned string. A literal occurring is only necessary; running the
- * operator itself (pure: no macro, no negation, no multiMatch) on the very string the rule would test under
- * its own chain decides. An error or a hit work limit keeps the rule a candidate, so the rule-by-rule run
- * reports it exactly as the reference evaluator does. */
-static int slot_matches(scan_ctx_t *s, uint32_t slot)
-{
-    rs_op_result_t res;
-    memset(&res, 0, sizeof(res));
-    rs_op_limits_t lim = {s->tx->db->rs->pcre_match_limit, s->tx->db->rs->pcre_match_limit_recursion};
-    int rc = rs_op_exec(s->c->slot_op[slot], rs_str("", 0), s->str, 0, &lim, s->tx->opscratch, &res);
-    return rc != 0 || res.limit_hit;
-}
 
 static int on_literal(void *arg, uint32_t lit, size_t end)
 {
     scan_ctx_t *s = arg;
+    rs_cand_tx_t *ct = s->ct;
     (void)end;
-    if (s->ct->seen[lit] == s->serial)
+    if (ct->seen[lit] == s->serial)
         return 0;
-    s->ct->seen[lit] = s->serial;
+    ct->seen[lit] = s->serial;
     const uint32_t *slots = s->c->lit_slots[lit];
-    uint64_t *bits = s->ct->bits;
     for (uint32_t i = 0; i < s->c->lit_nslots[lit]; i++) {
         uint32_t slot = slots[i];
-        if (s->ct->stamp[s->c->slot_chain[slot]] != s->serial || ((bits[slot >> 6] >> (slot & 63)) & 1) != 0 ||
-            s->ct->tried[slot] == s->serial || !slot_reads(s->c, slot, s->var, s->key))
+        uint32_t chain = s->c->slot_chain[slot];
+        if (ct->stamp[chain] != s->serial || ct->tried[slot] == s->serial || !slot_reads(s->c, slot, s->var, s->key))
             continue;
-        s->ct->tried[slot] = s->serial;
-        if (slot_matches(s, slot))
-            bits[slot >> 6] |= 1ull << (slot & 63);
+        ct->tried[slot] = s->serial;
+        if (ct->nhits == ct->cap_hits) {
+            ct->cap_hits = ct->cap_hits ? ct->cap_hits * 2 : 64;
+            ct->hits = grow(ct->hits, ct->cap_hits, sizeof(cand_hit_t));
+        }
+        /* the chain's own output: the scanned string may differ from it in letter case */
+        ct->hits[ct->nhits] = (cand_hit_t){ct->out[s->c->chains[chain]], ct->hit_head[slot]};
+        ct->hit_head[slot] = (uint32_t)++ct->nhits;
+        ct->bits[slot >> 6] |= 1ull << (slot & 63);
     }
     return 0;
+}
+
+/* Whether two strings are equal but for ASCII letter case: the automaton cannot tell them apart. */
+static int same_folded(rs_str_t a, rs_str_t b)
+{
+    if (a.len != b.len)
+        return 0;
+    if (a.base == b.base)
+        return 1;
+    for (size_t i = 0; i < a.len; i++) {
+        unsigned char x = (unsigned char)a.base[i], y = (unsigned char)b.base[i];
+        if (x != y && ((x | 0x20) != (y | 0x20) || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a'))
+            return 0;
+    }
+    return 1;
 }
 
 /* Scans one value: the output of every chain a slotted rule reads this value under, each distinct string
@@ -609,14 +631,14 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, con
             ct->prof_idx[n] = (uint32_t)nprof++;
         }
     }
-    /* group the wanted chains by the string they produced; scan each distinct string once */
+    /* group the wanted chains by the string they produced, ignoring case; scan each distinct string once */
     ct->nstrs = 0;
     for (uint32_t w = 0; w < ct->nwant; w++) {
         uint32_t k = ct->want[w];
         rs_str_t o = ct->out[c->chains[k]];
         size_t s = 0;
         for (; s < ct->nstrs; s++)
-            if (ct->strs[s].len == o.len && (ct->strs[s].base == o.base || memcmp(ct->strs[s].base, o.base, o.len) == 0))
+            if (same_folded(ct->strs[s], o))
                 break;
         if (s == ct->nstrs) {
             if (ct->nstrs == ct->cap_strs) {
@@ -631,7 +653,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, con
         ct->stamp[k] = ct->str_serial[s];
     }
     for (size_t s = 0; s < ct->nstrs; s++) {
-        scan_ctx_t sc = {tx, c, ct, ct->str_serial[s], ct->strs[s], val->var, val->key};
+        scan_ctx_t sc = {c, ct, ct->str_serial[s], val->var, val->key};
         rs_ac_scan(c->ac, ct->strs[s].base, ct->strs[s].len, on_literal, &sc);
     }
 }
@@ -646,6 +668,9 @@ void rs_cand_scan(rs_tx_t *tx, int phase)
     }
     rs_cand_tx_t *ct = cand_tx(tx);
     memset(ct->bits, 0, ((c->nslots + 63) / 64 + 1) * sizeof(uint64_t));
+    memset(ct->hit_head, 0, c->nslots * sizeof(uint32_t));
+    memset(ct->verdict, VERDICT_UNKNOWN, c->nslots);
+    ct->nhits = 0;
     static const rs_rule_t no_targets;
     rs_crule_t whole = {.rule = &no_targets};
     whole.head = &whole;
@@ -662,15 +687,37 @@ void rs_cand_scan(rs_tx_t *tx, int phase)
     ct->valid = 1;
 }
 
+/* Runs the slot's operator on the strings its literals occurred in. A literal occurring is only necessary;
+ * the operator itself (pure: no macro, no negation, no multiMatch) on the very strings the rule would test
+ * under its own chain decides. An error or a hit work limit keeps the rule a candidate, so the rule-by-rule
+ * run reports it exactly as the reference evaluator does. */
+static int verify_slot(const rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, uint32_t slot)
+{
+    rs_op_limits_t lim = {tx->db->rs->pcre_match_limit, tx->db->rs->pcre_match_limit_recursion};
+    for (uint32_t h = ct->hit_head[slot]; h != 0; h = ct->hits[h - 1].next) {
+        rs_op_result_t res;
+        memset(&res, 0, sizeof(res));
+        int rc = rs_op_exec(c->slot_op[slot], rs_str("", 0), ct->hits[h - 1].str, 0, &lim, tx->opscratch, &res);
+        if (rc != 0 || res.limit_hit)
+            return 1;
+    }
+    return 0;
+}
+
 int rs_cand_may_match(const rs_tx_t *tx, const rs_crule_t *cr)
 {
-    const rs_cand_tx_t *ct = tx->cand;
+    rs_cand_tx_t *ct = tx->cand;
     if (ct == NULL || !ct->valid)
         return 1;
-    int32_t slot = tx->db->cand->slot_of[cr - tx->db->crules];
+    const rs_cand_db_t *c = tx->db->cand;
+    int32_t slot = c->slot_of[cr - tx->db->crules];
     if (slot < 0)
         return 1;
-    return (ct->bits[(uint32_t)slot >> 6] >> ((uint32_t)slot & 63)) & 1;
+    if (((ct->bits[(uint32_t)slot >> 6] >> ((uint32_t)slot & 63)) & 1) == 0)
+        return 0;
+    if (ct->verdict[slot] == VERDICT_UNKNOWN)
+        ct->verdict[slot] = verify_slot(tx, c, ct, (uint32_t)slot) ? VERDICT_MATCH : VERDICT_NO_MATCH;
+    return ct->verdict[slot] == VERDICT_MATCH;
 }
 
 void rs_cand_tx_free(rs_cand_tx_t *ct)
@@ -684,6 +731,9 @@ void rs_cand_tx_free(rs_cand_tx_t *ct)
     free(ct->stamp);
     free(ct->seen);
     free(ct->tried);
+    free(ct->hits);
+    free(ct->hit_head);
+    free(ct->verdict);
     free(ct->node_stamp);
     free(ct->want);
     free(ct->wanted);
