@@ -5,6 +5,7 @@
  * style expressions; a small JavaScript scanner adds calls to well-known sinks. No heap, linear work. */
 #include "detect.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* A byte string read either raw or with HTML character references (and a few look-alike encodings) decoded on the
@@ -116,17 +117,9 @@ static int decode_reference(const html_view *v, size_t i, size_t *next)
     return -2;
 }
 
-/* Character at raw offset i in the view; *next receives the offset after it. */
-static int char_at(const html_view *v, size_t i, size_t *next)
+/* The decoding side of char_at: c is one of the bytes the decoding view may read differently. */
+static int __attribute__((noinline)) decoded_char_at(const html_view *v, size_t i, size_t *next, unsigned char c)
 {
-    if (i >= v->len) {
-        *next = v->len;
-        return END_OF_INPUT;
-    }
-    unsigned char c = (unsigned char)v->s[i];
-    *next = i + 1;
-    if (!v->decode)
-        return c;
     if (c == '&') {
         int d = decode_reference(v, i, next);
         if (d != -2)
@@ -152,6 +145,20 @@ static int char_at(const html_view *v, size_t i, size_t *next)
     if (c == 0)
         return ' '; /* NULs are dropped by many parsers; treat as a separator */
     return c;
+}
+
+/* Character at raw offset i in the view; *next receives the offset after it. Inlined: it runs per byte. */
+static inline __attribute__((always_inline)) int char_at(const html_view *v, size_t i, size_t *next)
+{
+    if (i >= v->len) {
+        *next = v->len;
+        return END_OF_INPUT;
+    }
+    unsigned char c = (unsigned char)v->s[i];
+    *next = i + 1;
+    if (!v->decode || (c != '&' && c != 0xef && c != '+' && c != 0))
+        return c;
+    return decoded_char_at(v, i, next, c);
 }
 
 /* ---- attribute checks ------------------------------------------------------------------------------------ */
@@ -298,7 +305,8 @@ static int is_script_capable_tag(const char *name, size_t n)
         name = colon + 1;
     }
     for (size_t t = 0; t < sizeof(script_capable_tags) / sizeof(script_capable_tags[0]); t++)
-        if (strlen(script_capable_tags[t]) == n && memcmp(script_capable_tags[t], name, n) == 0)
+        if (n != 0 && script_capable_tags[t][0] == name[0] && strlen(script_capable_tags[t]) == n &&
+            memcmp(script_capable_tags[t], name, n) == 0)
             return 1;
     return 0;
 }
@@ -444,7 +452,7 @@ static const char *const global_objects[] = {"self", "top", "window", "parent", 
 static int in_list(const char *word, size_t n, const char *const *list, size_t count)
 {
     for (size_t k = 0; k < count; k++)
-        if (strlen(list[k]) == n && memcmp(list[k], word, n) == 0)
+        if (n != 0 && list[k][0] == word[0] && strlen(list[k]) == n && memcmp(list[k], word, n) == 0)
             return 1;
     return 0;
 }
@@ -671,11 +679,75 @@ static int is_script_url_or_style_value(const html_view *v)
            contains(value, n, ":expression(") || contains(value, n, "-moz-binding:") || contains(value, n, "behavior:url(");
 }
 
+/* ---- cheap necessary conditions ------------------------------------------------------------------------- */
+
+/* Whether the decoding view can read anything differently from the raw one: char_at only departs from the raw
+ * byte at '&' (references), 0xEF (full-width forms), NUL and "+AD" (UTF-7). Without those both views are the
+ * same and so are both passes. */
+static int decoding_can_change(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '&' || c == 0xef || c == 0 || (c == '+' && i + 2 < len && s[i + 1] == 'A' && s[i + 2] == 'D'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether a word of `words` occurs in s (plain substring: a superset of the identifier tokens the JS scan reads). */
+static int contains_any(const char *s, size_t len, const char *const *words, size_t count)
+{
+    for (size_t w = 0; w < count; w++) {
+        size_t m = strlen(words[w]);
+        for (const char *p = s, *end = s + len; (size_t)(end - p) >= m; p++) {
+            p = memchr(p, words[w][0], (size_t)(end - p) - m + 1);
+            if (p == NULL)
+                break;
+            if (memcmp(p, words[w], m) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* For the raw view only (every character is its byte): whether any scan can fire at all.
+ * - the URL/style value check needs ':' (every script URL scheme, -moz-binding:, behavior:) or '(' (url();
+ * - element content needs '<'; attributes (also after a leading attribute value) need '=' to have a value;
+ * - the JS scan fires only with one of `([.),]};` right after an identifier of its lists (JSFuck needs "[]"),
+ *   and those identifiers are written out unless '\\' starts an escape. */
+static int raw_view_may_fire(const char *s, size_t len)
+{
+    uint64_t lo = 0; /* bytes 0..63 present */
+    uint64_t hi = 0; /* bytes 64..127 present */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 64)
+            lo |= 1ull << c;
+        else if (c < 128)
+            hi |= 1ull << (c - 64);
+    }
+#define HAS(c) ((c) < 64 ? (lo >> (c)) & 1 : (hi >> ((c)-64)) & 1)
+    if (HAS(':') || HAS('(') || HAS('<') || HAS('='))
+        return 1;
+    if (!(HAS('`') || HAS('.') || HAS(')') || HAS(',') || HAS(']') || HAS('}') || HAS(';') || HAS('[')))
+        return 0;
+    if (HAS('\\') || HAS('['))
+        return 1;
+#undef HAS
+    static const char *const call_words[] = {"call", "apply", "document"};
+    return contains_any(s, len, js_sinks, sizeof(js_sinks) / sizeof(js_sinks[0])) ||
+           contains_any(s, len, global_objects, sizeof(global_objects) / sizeof(global_objects[0])) ||
+           contains_any(s, len, call_words, sizeof(call_words) / sizeof(call_words[0]));
+}
+
 int rs_detect_xss(const char *s, size_t len)
 {
     if (s == NULL || len == 0)
         return 0;
-    for (int decode = 0; decode <= 1; decode++) {
+    int decoded_differs = decoding_can_change(s, len);
+    for (int decode = 0; decode <= decoded_differs; decode++) {
+        if (!decode && !raw_view_may_fire(s, len))
+            continue;
         html_view v = {s, len, decode};
         if (is_script_url_or_style_value(&v) || scan_data(&v, 0) || scan_javascript(&v))
             return 1;
