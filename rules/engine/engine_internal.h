@@ -192,6 +192,12 @@ struct st_rs_tx_t {
     rs_val_t *vals;
     size_t nvals, cap_vals;
 
+    /* ModSecurity v3 keeps collections in std::unordered_multimap: the order it visits members in, emulated
+     * per collection (vars.c), cached for the list length it was computed for in this request */
+    uint32_t *v3order[RS_VAR__COUNT];
+    size_t v3order_n[RS_VAR__COUNT];
+    uint32_t v3order_gen[RS_VAR__COUNT];
+
     rs_trace_fn trace;
     void *trace_ctx;
     struct st_rs_cand_tx_t *cand; /* candidate scan scratch (cand.c) */

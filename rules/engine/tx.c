@@ -395,6 +395,7 @@ void rs_tx_set_response(rs_tx_t *tx, const rs_response_t *res)
     if (tx->db == NULL)
         return;
     tx->coll[RS_VAR_RESPONSE_HEADERS].n = 0;
+    tx->v3order_gen[RS_VAR_RESPONSE_HEADERS] = 0; /* refilled below: its emulated order is stale */
     rs_tx_set_scalar_num(tx, RS_VAR_RESPONSE_STATUS, res->status);
     rs_tx_set_scalar(tx, RS_VAR_RESPONSE_PROTOCOL, res->protocol.base, res->protocol.len);
     char line[64];

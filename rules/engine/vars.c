@@ -4,7 +4,9 @@
  * and the TX and persistent collections that setvar writes. Semantics follow ModSecurity v3: scalar
  * variables always yield one value (empty when never set), collection keys compare case-insensitively. */
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <ctype.h>
 #include <pcre2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +257,187 @@ static void push_val(rs_val_t **vals, size_t *n, size_t *cap, int var, rs_str_t 
     (*vals)[(*n)++] = (rs_val_t){(uint16_t)var, key, value};
 }
 
+/* ---- ModSecurity v3's member order ------------------------------------------------------------------ */
+
+/* v3 stores ARGS, headers, cookies, files... in std::unordered_multimap<std::string, ..., MyHash, MyEqual>
+ * (hash: sum of the lower-cased bytes) and visits members in the hashtable's list order, which decides which
+ * match is the last one (MATCHED_VAR, logdata) and the order of multiMatch messages. This is libstdc++'s
+ * (GCC 12) multi-key insertion and prime rehash policy, replayed over the members in insertion order (checked
+ * against std::unordered_multimap itself, and against libmodsecurity on requests with many arguments). */
+static const uint32_t v3_primes[] = {
+    2,    3,    5,    7,    11,   13,    17,    19,    23,    29,    31,    37,    41,    43,    47,    53,    59,
+    61,   67,   71,   73,   79,   83,    89,    97,    103,   109,   113,   127,   137,   139,   149,   157,   167,
+    179,  193,  199,  211,  227,  241,   257,   277,   293,   313,   337,   359,   383,   409,   439,   467,   503,
+    541,  577,  619,  661,  709,  761,   823,   887,   953,   1031,  1109,  1193,  1289,  1381,  1493,  1613,  1741,
+    1879, 2029, 2179, 2357, 2549, 2753,  2971,  3209,  3469,  3739,  4027,  4349,  4703,  5087,  5503,  5953,  6427,
+    6949, 7517, 8123, 8783, 9497, 10273, 11113, 12011, 12983, 14033, 15173, 16411, 17749, 19183, 20753, 22447, 24281};
+
+typedef struct st_v3_table_t {
+    size_t nb, next_resize;
+    int32_t *next, *bkt, head, bb; /* bkt[b]: node before bucket b's first node; bb stands for before-begin */
+    const size_t *hash;
+    const rs_kv_t *items;
+} v3_table_t;
+
+static size_t v3_next_bkt(v3_table_t *h, size_t n)
+{
+    static const unsigned char fast[] = {2, 2, 2, 3, 5, 5, 7, 7, 11, 11, 11, 11, 13, 13};
+    if (n < sizeof(fast)) {
+        if (n == 0)
+            return 1;
+        h->next_resize = fast[n];
+        return fast[n];
+    }
+    size_t np = sizeof(v3_primes) / sizeof(v3_primes[0]), i = 6;
+    while (i < np - 1 && v3_primes[i] < n)
+        i++;
+    h->next_resize = v3_primes[i];
+    return v3_primes[i];
+}
+
+static int32_t *v3_next_of(v3_table_t *h, int32_t node)
+{
+    return node == h->bb ? &h->head : &h->next[node];
+}
+
+static void v3_rehash(rs_tx_t *tx, v3_table_t *h, size_t nb)
+{
+    int32_t *nbk = rs_arena_alloc(&tx->arena, nb * sizeof(int32_t));
+    for (size_t i = 0; i < nb; i++)
+        nbk[i] = -1;
+    int32_t p = h->head, prev_p = -1;
+    h->head = -1;
+    size_t bbegin_bkt = 0, prev_bkt = 0;
+    int check = 0;
+    while (p >= 0) {
+        int32_t next = h->next[p];
+        size_t b = h->hash[p] % nb;
+        if (prev_p >= 0 && prev_bkt == b) {
+            h->next[p] = h->next[prev_p];
+            h->next[prev_p] = p;
+            check = 1;
+        } else {
+            if (check) {
+                if (h->next[prev_p] >= 0 && h->hash[h->next[prev_p]] % nb != prev_bkt)
+                    nbk[h->hash[h->next[prev_p]] % nb] = prev_p;
+                check = 0;
+            }
+            if (nbk[b] < 0) {
+                h->next[p] = h->head;
+                h->head = p;
+                nbk[b] = h->bb;
+                if (h->next[p] >= 0)
+                    nbk[bbegin_bkt] = p;
+                bbegin_bkt = b;
+            } else {
+                int32_t *pn = v3_next_of(h, nbk[b]);
+                h->next[p] = *pn;
+                *pn = p;
+            }
+        }
+        prev_p = p;
+        prev_bkt = b;
+        p = next;
+    }
+    if (check && h->next[prev_p] >= 0 && h->hash[h->next[prev_p]] % nb != prev_bkt)
+        nbk[h->hash[h->next[prev_p]] % nb] = prev_p;
+    h->bkt = nbk;
+    h->nb = nb;
+}
+
+static void v3_insert(rs_tx_t *tx, v3_table_t *h, int32_t node, size_t nelt)
+{
+    if (nelt + 1 > h->next_resize) {
+        size_t min_bkts = nelt + 1 > (h->next_resize ? 0 : 11) ? nelt + 1 : 11; /* max load factor 1 */
+        if (min_bkts >= h->nb) {
+            size_t want = min_bkts + 1 > h->nb * 2 ? min_bkts + 1 : h->nb * 2;
+            v3_rehash(tx, h, v3_next_bkt(h, want));
+        } else
+            h->next_resize = h->nb;
+    }
+    size_t b = h->hash[node] % h->nb;
+    int32_t prev = -1;
+    if (h->bkt[b] >= 0) { /* an equivalent key in the bucket: the new node goes just before the first one */
+        int32_t pp = h->bkt[b];
+        for (int32_t p = *v3_next_of(h, pp);; p = h->next[p]) {
+            if (h->hash[p] == h->hash[node] && rs_str_ieq2(h->items[p].key, h->items[node].key)) {
+                prev = pp;
+                break;
+            }
+            if (h->next[p] < 0 || h->hash[h->next[p]] % h->nb != b)
+                break;
+            pp = p;
+        }
+    }
+    if (prev < 0 && h->bkt[b] >= 0)
+        prev = h->bkt[b];
+    if (prev >= 0) {
+        int32_t *pn = v3_next_of(h, prev);
+        h->next[node] = *pn;
+        *pn = node;
+    } else { /* empty bucket: the node starts the whole list */
+        h->next[node] = h->head;
+        h->head = node;
+        if (h->next[node] >= 0)
+            h->bkt[h->hash[h->next[node]] % h->nb] = node;
+        h->bkt[b] = h->bb;
+    }
+}
+
+/* Collections that ModSecurity v3 holds in such a multimap (the *_NAMES ones share their base's order). */
+static int v3_multimap(int var)
+{
+    switch (var) {
+    case RS_VAR_ARGS:
+    case RS_VAR_ARGS_GET:
+    case RS_VAR_ARGS_POST:
+    case RS_VAR_REQUEST_HEADERS:
+    case RS_VAR_REQUEST_COOKIES:
+    case RS_VAR_FILES:
+    case RS_VAR_FILES_NAMES:
+    case RS_VAR_FILES_SIZES:
+    case RS_VAR_FILES_TMP_CONTENT:
+    case RS_VAR_MULTIPART_PART_HEADERS:
+    case RS_VAR_RESPONSE_HEADERS:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Indices of l's members in v3's visiting order, or NULL to keep insertion order. */
+static const uint32_t *v3_order(rs_tx_t *tx, int var, const rs_kvlist_t *l)
+{
+    if (!v3_multimap(var) || l->n < 2 || l->n > INT32_MAX / 2)
+        return NULL;
+    if (tx->v3order_gen[var] == tx->gen && tx->v3order_n[var] == l->n)
+        return tx->v3order[var];
+    size_t n = l->n;
+    size_t *hash = rs_arena_alloc(&tx->arena, n * sizeof(size_t));
+    for (size_t i = 0; i < n; i++) {
+        size_t h = 0;
+        for (size_t k = 0; k < l->items[i].key.len; k++)
+            h += (size_t)(unsigned char)tolower((unsigned char)l->items[i].key.base[k]);
+        hash[i] = h;
+    }
+    /* AnchoredSetVariable's constructor calls reserve(10): 11 buckets, the next resize at 11 members */
+    v3_table_t h = {.nb = 11, .next_resize = 11, .head = -1, .bb = (int32_t)n, .hash = hash, .items = l->items};
+    h.next = rs_arena_alloc(&tx->arena, n * sizeof(int32_t));
+    h.bkt = rs_arena_alloc(&tx->arena, 11 * sizeof(int32_t));
+    for (int b = 0; b < 11; b++)
+        h.bkt[b] = -1;
+    for (size_t i = 0; i < n; i++)
+        v3_insert(tx, &h, (int32_t)i, i);
+    uint32_t *order = rs_arena_alloc(&tx->arena, n * sizeof(uint32_t));
+    size_t k = 0;
+    for (int32_t p = h.head; p >= 0 && k < n; p = h.next[p])
+        order[k++] = (uint32_t)p;
+    tx->v3order[var] = order;
+    tx->v3order_n[var] = n;
+    tx->v3order_gen[var] = tx->gen;
+    return order;
+}
+
 void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_val_t **vals, size_t *nvals, size_t *cap)
 {
     int var = t->var;
@@ -300,7 +483,12 @@ void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_v
     rs_kvlist_t scratch = {0};
     const rs_kvlist_t *l = members(tx, base >= 0 ? base : var, &scratch);
     size_t count = 0;
-    for (size_t i = 0; i < l->n; i++) {
+    /* v3 lists the members of a VAR:key selection in hashtable order and those of a whole collection or a
+     * VAR:/regex/ selection in reverse hashtable order */
+    const uint32_t *order = t->is_count ? NULL : v3_order(tx, base >= 0 ? base : var, l);
+    int reverse = order != NULL && !(t->key != NULL && t->key_regex == NULL);
+    for (size_t j = 0; j < l->n; j++) {
+        size_t i = order == NULL ? j : order[reverse ? l->n - 1 - j : j];
         rs_str_t k = l->items[i].key;
         if (!selector_match(tx, t, k))
             continue;

@@ -443,6 +443,26 @@ static void test_persistent_collections(void **state)
     rs_db_release(db);
 }
 
+/* Members are visited in ModSecurity v3's std::unordered_multimap order (it decides which match is reported
+ * last). The expected string was recorded from libmodsecurity 3.0.9 on the same rules and request. */
+static void test_v3_member_order(void **state)
+{
+    (void)state;
+    env_t e;
+    run(&e,
+        BASE "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.o=start\"\n"
+             "SecRule ARGS \"@rx .\" \"id:2,phase:1,pass,nolog,setvar:'tx.o=%{tx.o} %{MATCHED_VAR_NAME}'\"\n"
+             "SecRule ARGS:dup \"@rx .\" \"id:3,phase:1,pass,nolog,setvar:'tx.o=%{tx.o} /%{MATCHED_VAR}'\"\n"
+             "SecRule REQUEST_HEADERS_NAMES|REQUEST_COOKIES_NAMES \"@rx .\" \"id:4,phase:1,pass,nolog,"
+             "setvar:'tx.o=%{tx.o} %{MATCHED_VAR}'\"\n",
+        "GET /?a=1&b=2&dup=3&c=4&Dup=5&d=6&e=7&ab=8&ba=9&x1=10&x2=11&x3=12&dup=13&z=14&y=15 HTTP/1.1\nHost: h\n"
+        "User-Agent: ua\nAccept: */*\nCookie: z=1; a=2; Zz=3\n\n");
+    assert_tx(&e, "o",
+              "start ARGS:x2 ARGS:e ARGS:x1 ARGS:d ARGS:ab ARGS:ba ARGS:dup ARGS:Dup ARGS:dup ARGS:c ARGS:z ARGS:b ARGS:y "
+              "ARGS:a ARGS:x3 /13 /5 /3 Host User-Agent Cookie Accept z a Zz");
+    done(&e);
+}
+
 static void test_raw_request_parser(void **state)
 {
     (void)state;
@@ -710,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_multimatch_and_transforms),
         cmocka_unit_test(test_allow),
         cmocka_unit_test(test_persistent_collections),
+        cmocka_unit_test(test_v3_member_order),
         cmocka_unit_test(test_raw_request_parser),
         cmocka_unit_test(test_crs_sqli_blocked),
         cmocka_unit_test(test_crs_xss_blocked),
