@@ -31,12 +31,20 @@ typedef struct st_profile_t {
     uint64_t w[4];
 } profile_t;
 
-static void profile_of(rs_str_t s, profile_t *p)
+/* At scan time a value's profile is one word: bit k set when a byte of trigger set k occurs (the distinct
+ * trigger sets in use are numbered at build time; byte_groups[b] has the bits of the sets holding b). */
+static uint32_t profile_of(const uint32_t *byte_groups, rs_str_t s)
 {
-    memset(p, 0, sizeof(*p));
     const unsigned char *c = (const unsigned char *)s.base;
-    for (size_t i = 0; i < s.len; i++)
-        p->w[c[i] >> 6] |= 1ull << (c[i] & 63);
+    uint32_t g0 = 0, g1 = 0;
+    size_t i = 0;
+    for (; i + 2 <= s.len; i += 2) {
+        g0 |= byte_groups[c[i]];
+        g1 |= byte_groups[c[i + 1]];
+    }
+    if (i < s.len)
+        g0 |= byte_groups[c[i]];
+    return g0 | g1;
 }
 
 static void mask_add(profile_t *m, const char *bytes)
@@ -95,10 +103,7 @@ static int trigger_mask(const char *name, profile_t *m)
     return 1;
 }
 
-static int profile_hits(const profile_t *p, const profile_t *m)
-{
-    return ((p->w[0] & m->w[0]) | (p->w[1] & m->w[1]) | (p->w[2] & m->w[2]) | (p->w[3] & m->w[3])) != 0;
-}
+#define MAX_TRIGGER_SETS 32
 
 /* ---- compile ------------------------------------------------------------------------------------------- */
 
@@ -160,8 +165,11 @@ struct st_rs_cand_db_t {
     uint32_t nchains;
     uint32_t *chain_index; /* per tnode: index into chains[] + 1, 0 when none */
     uint8_t *node_needed;  /* per tnode: on the path to a needed chain */
-    profile_t *node_mask;  /* per tnode: trigger bytes of its transformation */
-    uint8_t *node_always;  /* per tnode: its transformation has no trigger set */
+    uint32_t *node_group;  /* per tnode: the bit of its transformation's trigger set */
+    uint32_t byte_groups[256];
+    profile_t group_masks[MAX_TRIGGER_SETS];
+    uint32_t ngroups;
+    uint8_t *node_always; /* per tnode: its transformation has no trigger set */
     rs_ac_t *ac;
     rs_str_t *lits;       /* the literals (folded), for stats and debugging */
     uint32_t **lit_slots; /* per literal: slots that need it */
@@ -178,15 +186,15 @@ typedef struct st_cand_hit_t {
 enum { VERDICT_UNKNOWN = 0, VERDICT_MATCH, VERDICT_NO_MATCH };
 
 struct st_rs_cand_tx_t {
-    uint64_t sized_for;  /* id of the candidate db the arrays below fit */
-    uint64_t *bits;      /* candidate slots of the current phase */
-    int valid;           /* bits hold this phase's scan (0 before the first scan or when tracing) */
-    rs_str_t *out;       /* per tnode: output for the value being scanned */
-    uint32_t *prof_idx;  /* per tnode: which profile applies to its output */
-    profile_t *profiles; /* [0] the value's, then one per changed output */
-    uint32_t *stamp;     /* per chain: serial of the string it produced */
-    uint32_t *seen;      /* per literal: serial of the string it was last found in */
-    uint32_t *tried;     /* per slot: serial of the string it was last recorded for */
+    uint64_t sized_for; /* id of the candidate db the arrays below fit */
+    uint64_t *bits;     /* candidate slots of the current phase */
+    int valid;          /* bits hold this phase's scan (0 before the first scan or when tracing) */
+    rs_str_t *out;      /* per tnode: output for the value being scanned */
+    uint32_t *prof_idx; /* per tnode: which profile applies to its output */
+    uint32_t *profiles; /* [0] the value's, then one per changed output */
+    uint32_t *stamp;    /* per chain: serial of the string it produced */
+    uint32_t *seen;     /* per literal: serial of the string it was last found in */
+    uint32_t *tried;    /* per slot: serial of the string it was last recorded for */
     /* strings on which a slot's literal occurred, verified lazily: only rules the phase reaches pay */
     cand_hit_t *hits;
     size_t nhits, cap_hits;
@@ -353,6 +361,30 @@ static void add_need(rs_cand_db_t *c, const rs_target_t *t, uint32_t chain)
     c->nneeds[t->var] = n + 1;
 }
 
+/* The trigger set of a transformation as a group bit (numbering distinct sets as they come); 0 when it has
+ * none or the sets are exhausted: then it always runs. */
+static int trigger_group(rs_cand_db_t *c, const char *name, uint32_t *group)
+{
+    profile_t m;
+    *group = 0;
+    if (!trigger_mask(name, &m))
+        return 0;
+    uint32_t k = 0;
+    for (; k < c->ngroups; k++)
+        if (memcmp(&c->group_masks[k], &m, sizeof(m)) == 0)
+            break;
+    if (k == c->ngroups) {
+        if (k == MAX_TRIGGER_SETS)
+            return 0;
+        c->group_masks[c->ngroups++] = m;
+        for (int b = 0; b < 256; b++)
+            if ((m.w[b >> 6] >> (b & 63)) & 1)
+                c->byte_groups[b] |= 1u << k;
+    }
+    *group = 1u << k;
+    return 1;
+}
+
 rs_cand_db_t *rs_cand_build(rs_db_t *db)
 {
     static _Atomic uint64_t next_id = 1;
@@ -410,9 +442,9 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     }
     /* the transformation nodes that must be computed: every needed chain and its ancestors */
     c->node_needed = calloc(db->ntnodes ? db->ntnodes : 1, 1);
-    c->node_mask = calloc(db->ntnodes ? db->ntnodes : 1, sizeof(profile_t));
+    c->node_group = calloc(db->ntnodes ? db->ntnodes : 1, sizeof(uint32_t));
     c->node_always = calloc(db->ntnodes ? db->ntnodes : 1, 1);
-    if (c->node_needed == NULL || c->node_mask == NULL || c->node_always == NULL)
+    if (c->node_needed == NULL || c->node_group == NULL || c->node_always == NULL)
         abort();
     for (uint32_t k = 0; k < c->nchains; k++)
         for (uint32_t n = c->chains[k]; n != 0 && !c->node_needed[n]; n = db->tnodes[n].parent)
@@ -433,7 +465,7 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
             c->chain_nodes[k][--d] = n;
     }
     for (size_t n = 1; n < db->ntnodes; n++)
-        c->node_always[n] = !trigger_mask(rs_transform_name(db->tnodes[n].transform), &c->node_mask[n]);
+        c->node_always[n] = !trigger_group(c, rs_transform_name(db->tnodes[n].transform), &c->node_group[n]);
     if (b.n != 0) {
         uint32_t *ids = malloc(b.n * sizeof(uint32_t));
         for (size_t i = 0; i < b.n; i++)
@@ -483,7 +515,7 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->chains);
     free(c->chain_index);
     free(c->node_needed);
-    free(c->node_mask);
+    free(c->node_group);
     free(c->node_always);
     free(c);
 }
@@ -516,7 +548,7 @@ static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
     ct->bits = grow(ct->bits, (c->nslots + 63) / 64 + 1, sizeof(uint64_t));
     ct->out = grow(ct->out, nodes, sizeof(rs_str_t));
     ct->prof_idx = grow(ct->prof_idx, nodes, sizeof(uint32_t));
-    ct->profiles = grow(ct->profiles, nodes + 1, sizeof(profile_t));
+    ct->profiles = grow(ct->profiles, nodes + 1, sizeof(uint32_t));
     ct->stamp = grow(ct->stamp, nchains, sizeof(uint32_t));
     ct->seen = grow(ct->seen, nlits, sizeof(uint32_t));
     ct->tried = grow(ct->tried, c->nslots ? c->nslots : 1, sizeof(uint32_t));
@@ -578,7 +610,18 @@ static int same_folded(rs_str_t a, rs_str_t b)
         return 0;
     if (a.base == b.base)
         return 1;
-    for (size_t i = 0; i < a.len; i++) {
+    size_t i = 0;
+    for (; i + 8 <= a.len; i += 8) { /* whole words that are equal, or differ only in the 0x20 bits */
+        uint64_t x, y;
+        memcpy(&x, a.base + i, 8);
+        memcpy(&y, b.base + i, 8);
+        if (x == y)
+            continue;
+        if (((x ^ y) & ~0x2020202020202020ull) != 0)
+            return 0;
+        break; /* a case difference: the byte loop below checks that it is in letters */
+    }
+    for (; i < a.len; i++) {
         unsigned char x = (unsigned char)a.base[i], y = (unsigned char)b.base[i];
         if (x != y && ((x | 0x20) != (y | 0x20) || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a'))
             return 0;
@@ -611,23 +654,23 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, con
     }
     ct->out[0] = val->value;
     ct->prof_idx[0] = 0;
-    profile_of(val->value, &ct->profiles[0]);
+    ct->profiles[0] = profile_of(c->byte_groups, val->value);
     uint32_t nprof = 1;
     for (size_t n = 1; n < db->ntnodes; n++) {
         if (ct->node_stamp[n] != vs)
             continue;
         uint32_t parent = db->tnodes[n].parent;
         rs_str_t in = ct->out[parent];
-        const profile_t *prof = &ct->profiles[ct->prof_idx[parent]];
+        uint32_t prof = ct->profiles[ct->prof_idx[parent]];
         ct->out[n] = in;
         ct->prof_idx[n] = ct->prof_idx[parent];
-        if (!c->node_always[n] && !profile_hits(prof, &c->node_mask[n]))
+        if (!c->node_always[n] && (prof & c->node_group[n]) == 0)
             continue; /* cannot change this value: skip the call */
         rs_buf_reset(&ct->tbuf);
         if (rs_transform_apply(db->tnodes[n].transform, in, &ct->tbuf) == 1 &&
             !(ct->tbuf.len == in.len && (in.len == 0 || memcmp(ct->tbuf.base, in.base, in.len) == 0))) {
             ct->out[n] = rs_str(rs_arena_dup(&tx->arena, ct->tbuf.base ? ct->tbuf.base : "", ct->tbuf.len), ct->tbuf.len);
-            profile_of(ct->out[n], &ct->profiles[nprof]);
+            ct->profiles[nprof] = profile_of(c->byte_groups, ct->out[n]);
             ct->prof_idx[n] = (uint32_t)nprof++;
         }
     }
@@ -695,8 +738,7 @@ static int verify_slot(const rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *c
 {
     rs_op_limits_t lim = {tx->db->rs->pcre_match_limit, tx->db->rs->pcre_match_limit_recursion};
     for (uint32_t h = ct->hit_head[slot]; h != 0; h = ct->hits[h - 1].next) {
-        rs_op_result_t res;
-        memset(&res, 0, sizeof(res));
+        rs_op_result_t res; /* rs_op_exec clears it */
         int rc = rs_op_exec(c->slot_op[slot], rs_str("", 0), ct->hits[h - 1].str, 0, &lim, tx->opscratch, &res);
         if (rc != 0 || res.limit_hit)
             return 1;
