@@ -159,6 +159,10 @@ struct st_rs_cand_db_t {
     const rs_rule_t **slot_rule;      /* per slot: the rule (its targets say which values it reads) */
     var_need_t *needs[RS_VAR__COUNT]; /* per variable: the chains its values must be scanned under */
     uint32_t nneeds[RS_VAR__COUNT];
+    /* per variable, what every value needs (needs without a key), precomputed: the chains and the nodes to
+     * compute in trie order; keyed needs left in needs[] name chains beyond those */
+    uint32_t *base_chains[RS_VAR__COUNT], nbase_chains[RS_VAR__COUNT];
+    uint32_t *base_nodes[RS_VAR__COUNT], nbase_nodes[RS_VAR__COUNT];
     uint32_t **chain_nodes; /* per chain: its nodes, root side first */
     uint32_t *chain_depth;
     uint32_t *chains; /* distinct final tnodes of slotted rules */
@@ -202,8 +206,8 @@ struct st_rs_cand_tx_t {
     uint8_t *verdict;     /* per slot: VERDICT_* */
     uint32_t *node_stamp; /* per tnode: value serial when the node is needed for the value being scanned */
     uint32_t value_serial;
-    uint32_t *want; /* chains needed for the value being scanned */
-    uint32_t nwant;
+    uint32_t *want;  /* chains needed for the value being scanned (when a keyed need applies) */
+    uint32_t *nodes; /* and the nodes to compute for them */
     uint8_t *wanted; /* per chain: in want[] */
     uint32_t serial; /* increases with every distinct string scanned */
     rs_buf_t tbuf;
@@ -385,6 +389,45 @@ static int trigger_group(rs_cand_db_t *c, const char *name, uint32_t *group)
     return 1;
 }
 
+/* Splits each variable's needs into the precomputed part every value has and the keyed rest. */
+static void build_var_bases(const rs_db_t *db, rs_cand_db_t *c)
+{
+    uint8_t *in_base = calloc(c->nchains ? c->nchains : 1, 1);
+    uint8_t *node_in = calloc(db->ntnodes ? db->ntnodes : 1, 1);
+    if (in_base == NULL || node_in == NULL)
+        abort();
+    for (int var = 0; var < RS_VAR__COUNT; var++) {
+        uint32_t n = c->nneeds[var];
+        if (n == 0)
+            continue;
+        c->base_chains[var] = malloc(n * sizeof(uint32_t));
+        c->base_nodes[var] = malloc((db->ntnodes ? db->ntnodes : 1) * sizeof(uint32_t));
+        if (c->base_chains[var] == NULL || c->base_nodes[var] == NULL)
+            abort();
+        memset(in_base, 0, c->nchains ? c->nchains : 1);
+        memset(node_in, 0, db->ntnodes ? db->ntnodes : 1);
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t k = c->needs[var][i].chain;
+            if (c->needs[var][i].key != NULL || in_base[k])
+                continue;
+            in_base[k] = 1;
+            c->base_chains[var][c->nbase_chains[var]++] = k;
+            for (uint32_t d = 0; d < c->chain_depth[k]; d++)
+                node_in[c->chain_nodes[k][d]] = 1;
+        }
+        for (size_t node = 1; node < db->ntnodes; node++)
+            if (node_in[node])
+                c->base_nodes[var][c->nbase_nodes[var]++] = (uint32_t)node;
+        uint32_t kept = 0; /* keyed needs of a chain every value gets anyway add nothing */
+        for (uint32_t i = 0; i < n; i++)
+            if (c->needs[var][i].key != NULL && !in_base[c->needs[var][i].chain])
+                c->needs[var][kept++] = c->needs[var][i];
+        c->nneeds[var] = kept;
+    }
+    free(in_base);
+    free(node_in);
+}
+
 rs_cand_db_t *rs_cand_build(rs_db_t *db)
 {
     static _Atomic uint64_t next_id = 1;
@@ -464,6 +507,7 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
         for (uint32_t n = c->chains[k], d = depth; n != 0; n = db->tnodes[n].parent)
             c->chain_nodes[k][--d] = n;
     }
+    build_var_bases(db, c);
     for (size_t n = 1; n < db->ntnodes; n++)
         c->node_always[n] = !trigger_group(c, rs_transform_name(db->tnodes[n].transform), &c->node_group[n]);
     if (b.n != 0) {
@@ -506,8 +550,11 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->slot_chain);
     free(c->slot_op);
     free(c->slot_rule);
-    for (int v = 0; v < RS_VAR__COUNT; v++)
+    for (int v = 0; v < RS_VAR__COUNT; v++) {
         free(c->needs[v]);
+        free(c->base_chains[v]);
+        free(c->base_nodes[v]);
+    }
     for (uint32_t k = 0; k < c->nchains; k++)
         free(c->chain_nodes[k]);
     free(c->chain_nodes);
@@ -561,6 +608,7 @@ static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
     memset(ct->node_stamp, 0, nodes * sizeof(uint32_t));
     ct->value_serial = 0;
     ct->want = grow(ct->want, nchains, sizeof(uint32_t));
+    ct->nodes = grow(ct->nodes, nodes, sizeof(uint32_t));
     ct->wanted = grow(ct->wanted, nchains, 1);
     memset(ct->wanted, 0, nchains);
     ct->serial = 0;
@@ -634,31 +682,46 @@ static int same_folded(rs_str_t a, rs_str_t b)
 static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, const rs_val_t *val)
 {
     const rs_db_t *db = tx->db;
-    const var_need_t *needs = c->needs[val->var];
-    ct->nwant = 0;
-    for (uint32_t i = 0; i < c->nneeds[val->var]; i++) {
-        uint32_t k = needs[i].chain;
-        if (ct->wanted[k] || (needs[i].key != NULL && !rs_str_ieq2(val->key, rs_str(needs[i].key, needs[i].key_len))))
-            continue;
-        ct->wanted[k] = 1;
-        ct->want[ct->nwant++] = k;
+    int var = val->var;
+    const uint32_t *want = c->base_chains[var], *nodes = c->base_nodes[var];
+    uint32_t nwant = c->nbase_chains[var], nnodes = c->nbase_nodes[var];
+    const var_need_t *needs = c->needs[var];
+    uint32_t keyed = 0;
+    while (keyed < c->nneeds[var] && !rs_str_ieq2(val->key, rs_str(needs[keyed].key, needs[keyed].key_len)))
+        keyed++;
+    if (keyed < c->nneeds[var]) { /* a rule reads this member under more chains: add them and their nodes */
+        uint32_t vs = ++ct->value_serial;
+        memcpy(ct->want, want, nwant * sizeof(uint32_t));
+        for (uint32_t w = 0; w < nwant; w++)
+            ct->wanted[want[w]] = 1;
+        for (uint32_t i = keyed; i < c->nneeds[var]; i++) {
+            uint32_t k = needs[i].chain;
+            if (!ct->wanted[k] && rs_str_ieq2(val->key, rs_str(needs[i].key, needs[i].key_len))) {
+                ct->wanted[k] = 1;
+                ct->want[nwant++] = k;
+            }
+        }
+        for (uint32_t w = 0; w < nwant; w++) {
+            uint32_t k = ct->want[w];
+            ct->wanted[k] = 0;
+            for (uint32_t d = 0; d < c->chain_depth[k]; d++)
+                ct->node_stamp[c->chain_nodes[k][d]] = vs;
+        }
+        nnodes = 0;
+        for (size_t n = 1; n < db->ntnodes; n++)
+            if (ct->node_stamp[n] == vs)
+                ct->nodes[nnodes++] = (uint32_t)n;
+        want = ct->want;
+        nodes = ct->nodes;
     }
-    if (ct->nwant == 0)
+    if (nwant == 0)
         return;
-    uint32_t vs = ++ct->value_serial;
-    for (uint32_t w = 0; w < ct->nwant; w++) {
-        uint32_t k = ct->want[w];
-        ct->wanted[k] = 0;
-        for (uint32_t d = 0; d < c->chain_depth[k]; d++)
-            ct->node_stamp[c->chain_nodes[k][d]] = vs;
-    }
     ct->out[0] = val->value;
     ct->prof_idx[0] = 0;
     ct->profiles[0] = profile_of(c->byte_groups, val->value);
     uint32_t nprof = 1;
-    for (size_t n = 1; n < db->ntnodes; n++) {
-        if (ct->node_stamp[n] != vs)
-            continue;
+    for (uint32_t ni = 0; ni < nnodes; ni++) {
+        uint32_t n = nodes[ni];
         uint32_t parent = db->tnodes[n].parent;
         rs_str_t in = ct->out[parent];
         uint32_t prof = ct->profiles[ct->prof_idx[parent]];
@@ -676,8 +739,8 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, con
     }
     /* group the wanted chains by the string they produced, ignoring case; scan each distinct string once */
     ct->nstrs = 0;
-    for (uint32_t w = 0; w < ct->nwant; w++) {
-        uint32_t k = ct->want[w];
+    for (uint32_t w = 0; w < nwant; w++) {
+        uint32_t k = want[w];
         rs_str_t o = ct->out[c->chains[k]];
         size_t s = 0;
         for (; s < ct->nstrs; s++)
@@ -718,7 +781,7 @@ void rs_cand_scan(rs_tx_t *tx, int phase)
     rs_crule_t whole = {.rule = &no_targets};
     whole.head = &whole;
     for (int var = 0; var < RS_VAR__COUNT; var++) {
-        if (c->nneeds[var] == 0)
+        if (c->nneeds[var] == 0 && c->nbase_chains[var] == 0)
             continue;
         rs_target_t t = {.var = (uint16_t)var};
         ct->nvals = 0;
@@ -778,6 +841,7 @@ void rs_cand_tx_free(rs_cand_tx_t *ct)
     free(ct->verdict);
     free(ct->node_stamp);
     free(ct->want);
+    free(ct->nodes);
     free(ct->wanted);
     free(ct->vals);
     free(ct->strs);
