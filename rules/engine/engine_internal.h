@@ -92,7 +92,8 @@ void rs_kvlist_push(rs_kvlist_t *l, rs_str_t key, rs_str_t value);
 /** One value a target resolved to. */
 typedef struct st_rs_val_t {
     uint16_t var;
-    rs_str_t key; /* member key (collections), empty for scalars */
+    uint8_t whole; /* a &VAR count of a whole collection: named "VAR", not "VAR:" */
+    rs_str_t key;  /* member key (collections), empty for scalars */
     rs_str_t value;
 } rs_val_t;
 

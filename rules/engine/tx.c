@@ -1074,7 +1074,8 @@ static int eval_rule(rs_tx_t *tx, const rs_crule_t *cr, rs_rulemsg_t *rm);
 
 static void trace_value(rs_tx_t *tx, const rs_crule_t *cr, const rs_val_t *v, rs_str_t tv, int matched)
 {
-    rs_str_t name = rs_tx_full_name(tx, v->var, v->key);
+    rs_str_t name =
+        v->whole ? rs_str(rs_var_table[v->var].name, strlen(rs_var_table[v->var].name)) : rs_tx_full_name(tx, v->var, v->key);
     rs_tx_tracef(tx, "  %s %.*s = '%.*s'%s", matched ? "MATCH" : "no   ", (int)name.len, name.base,
                  (int)(tv.len > 120 ? 120 : tv.len), tv.base, tv.len > 120 ? "..." : "");
     (void)cr;
@@ -1133,7 +1134,8 @@ static int eval_operator_rule(rs_tx_t *tx, const rs_crule_t *cr, rs_rulemsg_t *r
                     trace_value(tx, cr, &v, tv, m);
                 if (!m)
                     continue;
-                rs_str_t name = rs_tx_full_name(tx, v.var, v.key);
+                rs_str_t name = v.whole ? rs_str(rs_var_table[v.var].name, strlen(rs_var_table[v.var].name))
+                                        : rs_tx_full_name(tx, v.var, v.key);
                 update_matched(tx, name, tv);
                 run_setvars(tx, r);
                 if (r->multi_match && r->chain == NULL) {

@@ -254,7 +254,7 @@ static void push_val(rs_val_t **vals, size_t *n, size_t *cap, int var, rs_str_t 
         *vals = nv;
         *cap = nc;
     }
-    (*vals)[(*n)++] = (rs_val_t){(uint16_t)var, key, value};
+    (*vals)[(*n)++] = (rs_val_t){(uint16_t)var, 0, key, value};
 }
 
 /* ---- ModSecurity v3's member order ------------------------------------------------------------------ */
@@ -504,6 +504,7 @@ void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_v
         *nvals = start;
         rs_str_t name = t->key != NULL ? rs_str(t->key, t->key_len) : empty_str;
         push_val(vals, nvals, cap, var, name, fmt_num(tx, (long long)count));
+        (*vals)[*nvals - 1].whole = t->key == NULL && t->key_regex == NULL;
     }
 }
 
