@@ -651,6 +651,16 @@ static int on_literal(void *arg, uint32_t lit, size_t end)
     return 0;
 }
 
+static int same_folded_bytes(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x != y && ((x | 0x20) != (y | 0x20) || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a'))
+            return 0;
+    }
+    return 1;
+}
+
 /* Whether two strings are equal but for ASCII letter case: the automaton cannot tell them apart. */
 static int same_folded(rs_str_t a, rs_str_t b)
 {
@@ -659,22 +669,14 @@ static int same_folded(rs_str_t a, rs_str_t b)
     if (a.base == b.base)
         return 1;
     size_t i = 0;
-    for (; i + 8 <= a.len; i += 8) { /* whole words that are equal, or differ only in the 0x20 bits */
+    for (; i + 8 <= a.len; i += 8) { /* words that are equal, or differ only in the 0x20 bits of letters */
         uint64_t x, y;
         memcpy(&x, a.base + i, 8);
         memcpy(&y, b.base + i, 8);
-        if (x == y)
-            continue;
-        if (((x ^ y) & ~0x2020202020202020ull) != 0)
-            return 0;
-        break; /* a case difference: the byte loop below checks that it is in letters */
-    }
-    for (; i < a.len; i++) {
-        unsigned char x = (unsigned char)a.base[i], y = (unsigned char)b.base[i];
-        if (x != y && ((x | 0x20) != (y | 0x20) || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a'))
+        if (x != y && (((x ^ y) & ~0x2020202020202020ull) != 0 || !same_folded_bytes(a.base + i, b.base + i, 8)))
             return 0;
     }
-    return 1;
+    return same_folded_bytes(a.base + i, b.base + i, a.len - i);
 }
 
 /* Scans one value: the output of every chain a slotted rule reads this value under, each distinct string
