@@ -102,30 +102,6 @@ static int hex4(const char *p, unsigned *out)
     return 0;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid (overlongs and surrogates refused). */
 static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
 {
@@ -240,7 +216,7 @@ static char *parse_string_raw(parser_t *ps, size_t *out_len)
                 return NULL;
             }
             /* \u0000 decodes to 1 byte from 6 input bytes and 4-byte sequences come from 12: always fits */
-            o += put_utf8(buf + o, cp);
+            o += rs_utf8_encode(buf + o, cp);
             break;
         }
         default:

@@ -80,32 +80,6 @@ static int hex4(const char *s, unsigned *out)
     return 1;
 }
 
-static void put_utf8(rs_buf_t *b, unsigned cp)
-{
-    char tmp[4];
-    size_t n;
-    if (cp < 0x80) {
-        tmp[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        tmp[0] = (char)(0xC0 | (cp >> 6));
-        tmp[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        tmp[0] = (char)(0xE0 | (cp >> 12));
-        tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        tmp[0] = (char)(0xF0 | (cp >> 18));
-        tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    rs_buf_append(b, tmp, n);
-}
-
 /* Length of the UTF-8 sequence starting at p (structural check as yajl does: lead byte and continuation
  * bytes), 0 when invalid or truncated. */
 static size_t utf8_seq_len(const unsigned char *p, const unsigned char *end)
@@ -195,7 +169,7 @@ static int parse_string(json_parser_t *jp)
                 cp = '?';
             }
         }
-        put_utf8(jp->b, cp);
+        rs_buf_put_utf8(jp->b, cp);
     }
 }
 

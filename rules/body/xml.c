@@ -115,32 +115,6 @@ static size_t parse_name(xml_parser_t *xp)
     return (size_t)(xp->p - s);
 }
 
-static void put_utf8(rs_buf_t *b, unsigned cp)
-{
-    char tmp[4];
-    size_t n;
-    if (cp < 0x80) {
-        tmp[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        tmp[0] = (char)(0xC0 | (cp >> 6));
-        tmp[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        tmp[0] = (char)(0xE0 | (cp >> 12));
-        tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        tmp[0] = (char)(0xF0 | (cp >> 18));
-        tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    rs_buf_append(b, tmp, n);
-}
-
 static int xml_char_ok(unsigned cp)
 {
     return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) ||
@@ -167,7 +141,7 @@ static int copy_char(xml_parser_t *xp)
         return 1;
     }
     if (xp->latin1) {
-        put_utf8(xp->b, c);
+        rs_buf_put_utf8(xp->b, c);
         xp->p++;
         return 1;
     }
@@ -228,7 +202,7 @@ static int parse_reference(xml_parser_t *xp)
             return 0;
         }
         xp->p++;
-        put_utf8(xp->b, cp);
+        rs_buf_put_utf8(xp->b, cp);
         return 1;
     }
     size_t n = parse_name(xp);

@@ -85,6 +85,36 @@ void rs_buf_printf(rs_buf_t *b, const char *fmt, ...)
     va_end(ap2);
 }
 
+size_t rs_utf8_encode(char out[4], unsigned cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+void rs_buf_put_utf8(rs_buf_t *b, unsigned cp)
+{
+    char tmp[4];
+    rs_buf_append(b, tmp, rs_utf8_encode(tmp, cp));
+}
+
 void rs_buf_free(rs_buf_t *b)
 {
     free(b->base);

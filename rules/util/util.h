@@ -40,6 +40,10 @@ static inline void rs_buf_reset(rs_buf_t *b)
     b->len = 0;
 }
 void rs_buf_free(rs_buf_t *b);
+/** Writes code point cp (< 0x110000) as UTF-8 into out; returns the byte count (1..4). */
+size_t rs_utf8_encode(char out[4], unsigned cp);
+/** Appends code point cp as UTF-8. */
+void rs_buf_put_utf8(rs_buf_t *b, unsigned cp);
 
 /** One problem in a rule file, config or request description. file is owned (may be NULL). */
 typedef struct st_rs_error_t {
