@@ -399,6 +399,7 @@ static int v3_multimap(int var)
     case RS_VAR_FILES_TMP_CONTENT:
     case RS_VAR_MULTIPART_PART_HEADERS:
     case RS_VAR_RESPONSE_HEADERS:
+    case RS_VAR_TX: /* InMemoryPerProcess, same container (its order is replayed from the live keys only) */
         return 1;
     default:
         return 0;
@@ -410,7 +411,8 @@ static const uint32_t *v3_order(rs_tx_t *tx, int var, const rs_kvlist_t *l)
 {
     if (!v3_multimap(var) || l->n < 2 || l->n > INT32_MAX / 2)
         return NULL;
-    if (tx->v3order_gen[var] == tx->gen && tx->v3order_n[var] == l->n)
+    /* TX changes without changing its size (a key deleted, another added): never reuse its order */
+    if (var != RS_VAR_TX && tx->v3order_gen[var] == tx->gen && tx->v3order_n[var] == l->n)
         return tx->v3order[var];
     size_t n = l->n;
     size_t *hash = rs_arena_alloc(&tx->arena, n * sizeof(size_t));
@@ -420,11 +422,13 @@ static const uint32_t *v3_order(rs_tx_t *tx, int var, const rs_kvlist_t *l)
             h += (size_t)(unsigned char)tolower((unsigned char)l->items[i].key.base[k]);
         hash[i] = h;
     }
-    /* AnchoredSetVariable's constructor calls reserve(10): 11 buckets, the next resize at 11 members */
-    v3_table_t h = {.nb = 11, .next_resize = 11, .head = -1, .bb = (int32_t)n, .hash = hash, .items = l->items};
+    /* AnchoredSetVariable's constructor calls reserve(10): 11 buckets, the next resize at 11 members;
+     * InMemoryPerProcess (TX) calls reserve(1000): 1031 buckets */
+    size_t nb = var == RS_VAR_TX ? 1031 : 11;
+    v3_table_t h = {.nb = nb, .next_resize = nb, .head = -1, .bb = (int32_t)n, .hash = hash, .items = l->items};
     h.next = rs_arena_alloc(&tx->arena, n * sizeof(int32_t));
-    h.bkt = rs_arena_alloc(&tx->arena, 11 * sizeof(int32_t));
-    for (int b = 0; b < 11; b++)
+    h.bkt = rs_arena_alloc(&tx->arena, nb * sizeof(int32_t));
+    for (size_t b = 0; b < nb; b++)
         h.bkt[b] = -1;
     for (size_t i = 0; i < n; i++)
         v3_insert(tx, &h, (int32_t)i, i);
