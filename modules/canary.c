@@ -250,35 +250,6 @@ static char *lowercase_dup(const char *s)
     return d;
 }
 
-typedef struct {
-    const char *name;
-    int found;
-} find_name_t;
-
-static void find_name_cb(ep_upstream_t *up, void *arg)
-{
-    find_name_t *f = arg;
-    if (strcmp(up->name, f->name) == 0)
-        f->found = 1;
-}
-
-static int upstream_name_known(const char *name)
-{
-    find_name_t f = {name, 0};
-    ep_upstream_foreach(find_name_cb, &f);
-    return f.found;
-}
-
-static const ep_upstream_t *gen_upstream(const ep_generation_t *gen, const char *name)
-{
-    if (gen == NULL || gen->conf == NULL)
-        return NULL;
-    for (size_t i = 0; i < gen->conf->nupstreams; i++)
-        if (strcmp(gen->conf->upstreams[i].name, name) == 0)
-            return gen->conf->upstreams[i].rt;
-    return NULL;
-}
-
 /* A weight as written in the config: a number of percent (5, 5.5, 0.01). */
 static int conf_percent(ep_conf_ctx_t *c, const ep_node_t *n, uint32_t *out_bp)
 {
@@ -429,9 +400,9 @@ static int read_service(ep_conf_ctx_t *c, canary_global_t *g, service_conf_t *s,
     s->path_prefix_len = strlen(prefix);
     if (stable == NULL || canary == NULL)
         return ep_conf_error(c, n, "service '%s' needs 'stable' and 'canary' upstreams", s->name);
-    if (!upstream_name_known(stable))
+    if (!ep_generation_building_has_upstream(stable))
         return ep_conf_error(c, ep_node_get(n, "stable"), "unknown upstream '%s'", stable);
-    if (!upstream_name_known(canary))
+    if (!ep_generation_building_has_upstream(canary))
         return ep_conf_error(c, ep_node_get(n, "canary"), "unknown upstream '%s'", canary);
     s->stable = strdup(stable);
     s->canary = strdup(canary);
@@ -1083,7 +1054,7 @@ static ep_status_t canary_on_req(const void *cp, void *gstate, void *tstate, ep_
     int v = choose_variant(s, tstate, req, tenant, &overridden);
     if (overridden)
         atomic_fetch_add_explicit(&s->slot->overrides[v], 1, memory_order_relaxed);
-    const ep_upstream_t *up = gen_upstream(req->gen, v == V_CANARY ? s->canary : s->stable);
+    const ep_upstream_t *up = ep_generation_upstream(req->gen, v == V_CANARY ? s->canary : s->stable);
     if (up != NULL)
         req->upstream = up;
     req->service = s->name;

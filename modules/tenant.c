@@ -128,39 +128,6 @@ static void tenant_conf_free(void *p)
     conf_release(p);
 }
 
-/* ---- upstream names ----------------------------------------------------------------------------------- */
-
-typedef struct {
-    const char *name;
-    int found;
-} find_name_t;
-
-static void find_name_cb(ep_upstream_t *up, void *arg)
-{
-    find_name_t *f = arg;
-    if (strcmp(up->name, f->name) == 0)
-        f->found = 1;
-}
-
-/* Config time: the core registers the config's upstreams before the modules read their sections. */
-static int upstream_name_known(const char *name)
-{
-    find_name_t f = {name, 0};
-    ep_upstream_foreach(find_name_cb, &f);
-    return f.found;
-}
-
-/* Request time: the generation's own upstream of that name (the registry may hold older ones). */
-static const ep_upstream_t *gen_upstream(const ep_generation_t *gen, const char *name)
-{
-    if (gen == NULL || gen->conf == NULL || name == NULL)
-        return NULL;
-    for (size_t i = 0; i < gen->conf->nupstreams; i++)
-        if (strcmp(gen->conf->upstreams[i].name, name) == 0)
-            return gen->conf->upstreams[i].rt;
-    return NULL;
-}
-
 /* ---- config ------------------------------------------------------------------------------------------- */
 
 static char *lowercase_dup(const char *s)
@@ -299,7 +266,7 @@ static int check_map_upstreams(ep_conf_ctx_t *c, const ep_node_t *at, tenant_con
             continue;
         if (nchecked < 64)
             checked[nchecked++] = t->upstream;
-        if (!upstream_name_known(t->upstream)) {
+        if (!ep_generation_building_has_upstream(t->upstream)) {
             rs_errors_add(c->errs, conf->map_path, t->line, 1, "tenant '%s': unknown upstream '%s'", t->id, t->upstream);
             ret = -1;
         }
@@ -340,7 +307,7 @@ static int tenant_on_config(ep_conf_ctx_t *c, const ep_node_t *node, void *gstat
     }
     conf->unknown_status = (int)status;
     if (shared != NULL) {
-        if (!upstream_name_known(shared)) {
+        if (!ep_generation_building_has_upstream(shared)) {
             ep_conf_error(c, ep_node_get(node, "shared_upstream"), "unknown upstream '%s'", shared);
             goto fail;
         }
@@ -741,7 +708,7 @@ static ep_status_t tenant_on_req(const void *cp, void *gstate, void *tstate, ep_
         req->ruleset = tenant->ruleset;
     req->waf_detection_only = tenant->detection_only;
     const char *upname = tenant->upstream != NULL ? tenant->upstream : c->shared_upstream;
-    const ep_upstream_t *up = gen_upstream(req->gen, upname);
+    const ep_upstream_t *up = ep_generation_upstream(req->gen, upname);
     if (up != NULL)
         req->upstream = up;
     if (path_consumed > 0 && c->strip_path) {
@@ -766,7 +733,7 @@ static ep_status_t tenant_on_req(const void *cp, void *gstate, void *tstate, ep_
 
 static void describe_upstream(rs_buf_t *out, const ep_generation_t *gen, const char *name)
 {
-    const ep_upstream_t *up = gen_upstream(gen, name);
+    const ep_upstream_t *up = ep_generation_upstream(gen, name);
     rs_buf_printf(out, ",\"upstream\":");
     ep_json_quote(out, name, strlen(name));
     rs_buf_printf(out, ",\"servers\":[");

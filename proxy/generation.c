@@ -30,6 +30,17 @@ struct st_ep_upstream_t *ep_config_upstream(const ep_config_t *conf, const char 
     return NULL;
 }
 
+int ep_generation_building_has_upstream(const char *name)
+{
+    /* with broken core sections there is nothing to check against, and their errors are the ones to read */
+    return building == NULL || ep_config_upstream(building, name) != NULL;
+}
+
+struct st_ep_upstream_t *ep_generation_upstream(const ep_generation_t *gen, const char *name)
+{
+    return gen != NULL && name != NULL ? ep_config_upstream(gen->conf, name) : NULL;
+}
+
 static void free_generation(ep_generation_t *gen)
 {
     size_t n;

@@ -46,6 +46,11 @@ const void *ep_generation_module_conf(const struct st_ep_generation_t *gen, cons
 const ep_config_t *ep_generation_building(void);
 /** The upstream of that name in a config (NULL when absent). */
 struct st_ep_upstream_t *ep_config_upstream(const ep_config_t *conf, const char *name);
+/** During on_config: whether the config being built defines that upstream (a module checking the names it
+ *  references; upstreams of older generations do not count). */
+int ep_generation_building_has_upstream(const char *name);
+/** Request time: the upstream of that name in the request's generation, or NULL. */
+struct st_ep_upstream_t *ep_generation_upstream(const ep_generation_t *gen, const char *name);
 
 /* ---- the live generation (control side) ---- */
 
