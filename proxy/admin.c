@@ -257,18 +257,6 @@ static int on_admin_req(h2o_handler_t *self, h2o_req_t *req)
     return rc;
 }
 
-static void on_admin_accept(h2o_socket_t *listener, const char *err)
-{
-    if (err != NULL)
-        return;
-    for (int i = 0; i < 16; ++i) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
-            return;
-        h2o_accept(&admin_accept, sock);
-    }
-}
-
 static void *admin_main(void *arg)
 {
     /* loop and context are created on the thread that runs them */
@@ -276,7 +264,8 @@ static void *admin_main(void *arg)
     h2o_context_init(&admin_ctx, admin_loop, &admin_conf);
     admin_accept = (h2o_accept_ctx_t){.ctx = &admin_ctx, .hosts = admin_conf.hosts};
     h2o_socket_t *listener = h2o_evloop_socket_create(admin_loop, admin_fd, H2O_SOCKET_FLAG_DONT_READ);
-    h2o_socket_read_start(listener, on_admin_accept);
+    listener->data = &admin_accept;
+    h2o_socket_read_start(listener, ep_accept_batch);
     for (;;)
         h2o_evloop_run(admin_loop, INT32_MAX);
     return NULL;

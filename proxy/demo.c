@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "h2o_wrap.h"
+#include "worker.h"
 #include "util/util.h"
 
 #define DEMO_MAX 8
@@ -84,18 +85,6 @@ static int on_demo_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-static void on_demo_accept(h2o_socket_t *listener, const char *err)
-{
-    if (err != NULL)
-        return;
-    for (int i = 0; i < 16; ++i) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
-            return;
-        h2o_accept(&demo_accept, sock);
-    }
-}
-
 static void *demo_main(void *arg)
 {
     demo_loop = h2o_evloop_create();
@@ -103,7 +92,8 @@ static void *demo_main(void *arg)
     demo_accept = (h2o_accept_ctx_t){.ctx = &demo_ctx, .hosts = demo_conf.hosts};
     for (size_t i = 0; i < norigins; ++i) {
         h2o_socket_t *l = h2o_evloop_socket_create(demo_loop, fds[i], H2O_SOCKET_FLAG_DONT_READ);
-        h2o_socket_read_start(l, on_demo_accept);
+        l->data = &demo_accept;
+        h2o_socket_read_start(l, ep_accept_batch);
     }
     for (;;)
         h2o_evloop_run(demo_loop, INT32_MAX);

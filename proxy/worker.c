@@ -113,6 +113,18 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     }
 }
 
+void ep_accept_batch(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    for (int i = 0; i < 16; ++i) { /* bounded per wake-up, as the workers' listeners */
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            return;
+        h2o_accept(listener->data, sock);
+    }
+}
+
 static void stop_listeners(ep_worker_t *w)
 {
     for (size_t i = 0; i < w->nlisteners; ++i) {

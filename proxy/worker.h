@@ -67,4 +67,8 @@ void ep_worker_gen_retain(ep_worker_gen_t *wg);
 void ep_worker_gen_release(ep_worker_gen_t *wg);
 h2o_timeout_t *ep_worker_io_timeout(ep_worker_t *w, uint64_t ms);
 
+/** Read callback for the side listeners (admin API, demo origins): accepts up to 16 connections per wake-up
+ *  into the h2o_accept_ctx_t that listener->data points to. */
+void ep_accept_batch(h2o_socket_t *listener, const char *err);
+
 #endif
