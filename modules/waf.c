@@ -5,6 +5,7 @@
  * then is blocked, logged or passed. The transaction stays with the request so phase 3 sees the response. */
 #include "waf.h"
 #include "waf_watch.h"
+#include "ir.h" /* rs_engine_mode_t */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -263,7 +264,9 @@ static int compile_ruleset(ep_conf_ctx_t *c, const ep_node_t *at, const ep_waf_c
         }
     }
     if (ret == 0) {
-        rs_compile_opts_t opts = {.use_prefilter = 1, .engine_mode = -1};
+        /* DetectionOnly as ModSecurity runs it: every phase evaluated, nothing intercepted, would_block reported */
+        rs_compile_opts_t opts = {.use_prefilter = 1,
+                                  .engine_mode = rs->mode == EP_WAF_MODE_DETECTION_ONLY ? RS_ENGINE_DETECTION_ONLY : -1};
         rs->db = rs_db_compile(src, n, &opts, c->errs);
         if (rs->db == NULL)
             ret = -1;
@@ -893,7 +896,8 @@ static void waf_on_response(const void *cp, void *gstate, void *tstate, ep_req_t
     if (rs_tx_run_phase(w->tx, 3, &w->verdict) != 0)
         return;
     if (w->verdict.nmatches > before) {
-        int blocks = w->verdict.would_block || w->verdict.disposition != RS_PASS;
+        int blocks = w->verdict.would_block || w->verdict.disposition == RS_DENY || w->verdict.disposition == RS_DROP ||
+                     w->verdict.disposition == RS_REDIRECT; /* RS_ALLOW is not a block */
         count_verdict(gstate, &w->verdict, blocks ? DISP_DETECT : DISP_PASS);
         write_log(conf, tstate, req, w->ruleset->name, blocks ? "detect-response" : "pass", &w->verdict, (rs_str_t){NULL, 0});
     }
