@@ -126,7 +126,7 @@ typedef struct {
     sticky_kind_t sticky;
     char *sticky_name; /* cookie name, or lowercase header name */
     char *override_header, *override_cookie, *override_token, *override_token_header;
-    ep_split_cidr_t *trusted;
+    ep_cidr_t *trusted;
     size_t ntrusted;
     int rollback_enabled;
     ep_canary_rollback_t rollback;
@@ -335,7 +335,7 @@ static int read_override(ep_conf_ctx_t *c, service_conf_t *s, const ep_node_t *n
         s->trusted = calloc(tr->count + 1, sizeof(*s->trusted));
         for (size_t i = 0; i < tr->count; i++)
             if (tr->values[i]->type != EP_NODE_SCALAR ||
-                ep_split_cidr_parse(tr->values[i]->scalar, &s->trusted[s->ntrusted++]) != 0)
+                ep_cidr_parse(tr->values[i]->scalar, tr->values[i]->scalar_len, &s->trusted[s->ntrusted++]) != 0)
                 return ep_conf_error(c, tr->values[i], "not an address or CIDR network");
     }
     if (s->override_token == NULL && s->ntrusted == 0)

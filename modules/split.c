@@ -2,7 +2,6 @@
 /* Canary split logic (see split.h): keyed hash buckets, the weighted coin, percent parsing, override rules
  * and CIDR matching. */
 #include "split.h"
-#include <arpa/inet.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,76 +117,6 @@ ep_override_t ep_split_parse_override(const char *value, size_t len)
     return EP_OVERRIDE_NONE;
 }
 
-int ep_split_cidr_parse(const char *s, ep_split_cidr_t *out)
-{
-    char tmp[64];
-    size_t n = strlen(s);
-    if (n == 0 || n >= sizeof(tmp))
-        return -1;
-    memcpy(tmp, s, n + 1);
-    char *slash = strchr(tmp, '/');
-    long prefix = -1;
-    if (slash != NULL) {
-        *slash = '\0';
-        char *end;
-        if (slash[1] < '0' || slash[1] > '9')
-            return -1;
-        prefix = strtol(slash + 1, &end, 10);
-        if (*end != '\0')
-            return -1;
-    }
-    memset(out, 0, sizeof(*out));
-    if (inet_pton(AF_INET, tmp, out->addr) == 1) {
-        out->family = 4;
-        if (prefix > 32)
-            return -1;
-        out->prefix = prefix < 0 ? 32 : (unsigned)prefix;
-    } else if (inet_pton(AF_INET6, tmp, out->addr) == 1) {
-        out->family = 6;
-        if (prefix > 128)
-            return -1;
-        out->prefix = prefix < 0 ? 128 : (unsigned)prefix;
-    } else {
-        return -1;
-    }
-    return 0;
-}
-
-static int prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-    unsigned full = bits / 8, rest = bits % 8;
-    if (memcmp(a, b, full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[full] & mask) == (b[full] & mask);
-}
-
-int ep_split_cidr_match(const ep_split_cidr_t *net, const char *addr)
-{
-    uint8_t bin[16];
-    if (addr == NULL)
-        return 0;
-    if (inet_pton(AF_INET, addr, bin) == 1) {
-        if (net->family == 4)
-            return prefix_equal(net->addr, bin, net->prefix);
-        /* an IPv4 client against an IPv4-mapped IPv6 network (::ffff:a.b.c.d/n) */
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        uint8_t v6[16];
-        memcpy(v6, mapped, 12);
-        memcpy(v6 + 12, bin, 4);
-        return prefix_equal(net->addr, v6, net->prefix);
-    }
-    if (inet_pton(AF_INET6, addr, bin) == 1) {
-        if (net->family == 6)
-            return prefix_equal(net->addr, bin, net->prefix);
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        return memcmp(bin, mapped, 12) == 0 && prefix_equal(net->addr, bin + 12, net->prefix);
-    }
-    return 0;
-}
-
 int ep_ct_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
     if (alen != blen)
@@ -206,8 +135,7 @@ int ep_split_override_allowed(const ep_override_policy_t *policy, const char *cl
     if (policy->token != NULL && policy->token[0] != '\0' && presented_token != NULL &&
         ep_ct_equal(policy->token, strlen(policy->token), presented_token, presented_len))
         return 1;
-    for (size_t i = 0; i < policy->ntrusted; i++)
-        if (ep_split_cidr_match(&policy->trusted[i], client_addr))
-            return 1;
-    return 0;
+    uint8_t ip[16];
+    return client_addr != NULL && ep_ip_parse(client_addr, strlen(client_addr), ip) == 0 &&
+           ep_cidr_contains(policy->trusted, policy->ntrusted, ip);
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "identity.h" /* ep_cidr_t: one network type for the whole proxy */
 
 #define EP_SPLIT_SCALE 10000u /* weights are basis points: 0..10000 = 0..100.00% */
 
@@ -35,21 +36,9 @@ typedef enum { EP_OVERRIDE_NONE = 0, EP_OVERRIDE_ALWAYS, EP_OVERRIDE_NEVER } ep_
 /** "always" / "never" (ASCII case-insensitive, surrounding spaces ignored); anything else is NONE. */
 ep_override_t ep_split_parse_override(const char *value, size_t len);
 
-/** An IPv4 or IPv6 network. */
-typedef struct st_ep_split_cidr_t {
-    int family; /* 4 or 6 */
-    uint8_t addr[16];
-    unsigned prefix;
-} ep_split_cidr_t;
-
-/** "10.0.0.0/8", "127.0.0.1" (= /32), "::1", "fd00::/8". Returns 0 or -1. */
-int ep_split_cidr_parse(const char *s, ep_split_cidr_t *out);
-/** 1 when the textual address lies in the network. */
-int ep_split_cidr_match(const ep_split_cidr_t *net, const char *addr);
-
 typedef struct st_ep_override_policy_t {
-    const char *token;              /* secret that the request shows in the token header; NULL: no token accepted */
-    const ep_split_cidr_t *trusted; /* client networks allowed to override without a token */
+    const char *token;        /* secret that the request shows in the token header; NULL: no token accepted */
+    const ep_cidr_t *trusted; /* client networks allowed to override without a token (identity.h) */
     size_t ntrusted;
 } ep_override_policy_t;
 

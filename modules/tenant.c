@@ -43,7 +43,7 @@ typedef struct {
     size_t nexact;
     char *header; /* NULL: no header source */
     size_t header_len;
-    ep_split_cidr_t *header_from;
+    ep_cidr_t *header_from;
     size_t nheader_from;
     char *path_prefix; /* "/t/" */
     size_t path_prefix_len;
@@ -324,7 +324,7 @@ static int tenant_on_config(ep_conf_ctx_t *c, const ep_node_t *node, void *gstat
         conf->header_from = calloc(from->count + 1, sizeof(*conf->header_from));
         for (size_t i = 0; i < from->count; i++) {
             if (from->values[i]->type != EP_NODE_SCALAR ||
-                ep_split_cidr_parse(from->values[i]->scalar, &conf->header_from[i]) != 0) {
+                ep_cidr_parse(from->values[i]->scalar, from->values[i]->scalar_len, &conf->header_from[i]) != 0) {
                 ep_conf_error(c, from->values[i], "not an address or CIDR network");
                 goto fail;
             }
@@ -495,10 +495,9 @@ static int header_source_allowed(const tenant_conf_t *c, const ep_req_t *req)
 {
     if (c->nheader_from == 0)
         return 1;
-    for (size_t i = 0; i < c->nheader_from; i++)
-        if (ep_split_cidr_match(&c->header_from[i], req->client_addr))
-            return 1;
-    return 0;
+    uint8_t ip[16];
+    return ep_ip_parse(req->client_addr, strlen(req->client_addr), ip) == 0 &&
+           ep_cidr_contains(c->header_from, c->nheader_from, ip);
 }
 
 /* The id a source names (a view into the request), or length 0. */

@@ -150,13 +150,13 @@ static void test_override_rules(void **state)
     assert_int_equal(ep_split_parse_override("yes", 3), EP_OVERRIDE_NONE);
     assert_int_equal(ep_split_parse_override(NULL, 0), EP_OVERRIDE_NONE);
 
-    ep_split_cidr_t nets[2];
-    assert_int_equal(ep_split_cidr_parse("10.1.0.0/16", &nets[0]), 0);
-    assert_int_equal(ep_split_cidr_parse("fd00::/8", &nets[1]), 0);
-    ep_split_cidr_t bad;
-    assert_int_equal(ep_split_cidr_parse("10.0.0.0/33", &bad), -1);
-    assert_int_equal(ep_split_cidr_parse("nonsense", &bad), -1);
-    assert_int_equal(ep_split_cidr_parse("10.0.0.0/", &bad), -1);
+    ep_cidr_t nets[2];
+    assert_int_equal(ep_cidr_parse("10.1.0.0/16", 11, &nets[0]), 0);
+    assert_int_equal(ep_cidr_parse("fd00::/8", 8, &nets[1]), 0);
+    ep_cidr_t bad;
+    assert_int_equal(ep_cidr_parse("10.0.0.0/33", 11, &bad), -1);
+    assert_int_equal(ep_cidr_parse("nonsense", 8, &bad), -1);
+    assert_int_equal(ep_cidr_parse("10.0.0.0/", 9, &bad), -1);
 
     ep_override_policy_t pol = {"s3cret", nets, 2};
     /* token: exact match only */
