@@ -198,6 +198,8 @@ struct st_rs_tx_t {
     uint32_t *v3order[RS_VAR__COUNT];
     size_t v3order_n[RS_VAR__COUNT];
     uint32_t v3order_gen[RS_VAR__COUNT];
+    uint32_t v3order_version[RS_VAR__COUNT]; /* coll_version the order was computed at */
+    uint32_t coll_version[RS_VAR__COUNT];    /* bumped when a key is added to or removed from coll[var] */
 
     rs_trace_fn trace;
     void *trace_ctx;

@@ -411,8 +411,9 @@ static const uint32_t *v3_order(rs_tx_t *tx, int var, const rs_kvlist_t *l)
 {
     if (!v3_multimap(var) || l->n < 2 || l->n > INT32_MAX / 2)
         return NULL;
-    /* TX changes without changing its size (a key deleted, another added): never reuse its order */
-    if (var != RS_VAR_TX && tx->v3order_gen[var] == tx->gen && tx->v3order_n[var] == l->n)
+    /* the order depends on the keys only: reused until a key is added or removed (TX changes without changing
+     * its size when a key is deleted and another added, hence the version and not only the count) */
+    if (tx->v3order_gen[var] == tx->gen && tx->v3order_n[var] == l->n && tx->v3order_version[var] == tx->coll_version[var])
         return tx->v3order[var];
     size_t n = l->n;
     size_t *hash = rs_arena_alloc(&tx->arena, n * sizeof(size_t));
@@ -439,6 +440,7 @@ static const uint32_t *v3_order(rs_tx_t *tx, int var, const rs_kvlist_t *l)
     tx->v3order[var] = order;
     tx->v3order_n[var] = n;
     tx->v3order_gen[var] = tx->gen;
+    tx->v3order_version[var] = tx->coll_version[var];
     return order;
 }
 
@@ -528,6 +530,7 @@ void rs_tx_coll_set(rs_tx_t *tx, int var, rs_str_t key, rs_str_t value)
             return;
         }
     rs_kvlist_push(l, rs_str(rs_arena_dup(&tx->arena, key.base, key.len), key.len), v);
+    tx->coll_version[var]++;
 }
 
 void rs_tx_coll_del(rs_tx_t *tx, int var, rs_str_t key)
@@ -541,6 +544,8 @@ void rs_tx_coll_del(rs_tx_t *tx, int var, rs_str_t key)
     for (size_t i = 0; i < l->n; i++)
         if (!rs_str_ieq2(l->items[i].key, key))
             l->items[o++] = l->items[i];
+    if (o != l->n)
+        tx->coll_version[var]++;
     l->n = o;
 }
 
