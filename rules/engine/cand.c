@@ -333,7 +333,7 @@ static int target_reads(const rs_target_t *t, int var, rs_str_t key)
 {
     if (t->is_negated || t->is_count || t->var != var)
         return 0;
-    return !key_selects_member(t) || rs_str_ieq2(key, rs_str(t->key, t->key_len));
+    return !key_selects_member(t) || rs_key_ieq(key, rs_str(t->key, t->key_len));
 }
 
 static int slot_reads(const rs_cand_db_t *c, uint32_t slot, int var, rs_str_t key)
@@ -355,7 +355,7 @@ static void add_need(rs_cand_db_t *c, const rs_target_t *t, uint32_t chain)
     uint32_t n = c->nneeds[t->var];
     for (uint32_t i = 0; i < n; i++)
         if (v[i].chain == chain &&
-            (v[i].key == NULL || (key != NULL && rs_str_ieq2(rs_str(v[i].key, v[i].key_len), rs_str(key, key_len)))))
+            (v[i].key == NULL || (key != NULL && rs_key_ieq(rs_str(v[i].key, v[i].key_len), rs_str(key, key_len)))))
             return;
     v = realloc(v, (n + 1) * sizeof(*v));
     if (v == NULL)
@@ -689,7 +689,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, con
     uint32_t nwant = c->nbase_chains[var], nnodes = c->nbase_nodes[var];
     const var_need_t *needs = c->needs[var];
     uint32_t keyed = 0;
-    while (keyed < c->nneeds[var] && !rs_str_ieq2(val->key, rs_str(needs[keyed].key, needs[keyed].key_len)))
+    while (keyed < c->nneeds[var] && !rs_key_ieq(val->key, rs_str(needs[keyed].key, needs[keyed].key_len)))
         keyed++;
     if (keyed < c->nneeds[var]) { /* a rule reads this member under more chains: add them and their nodes */
         uint32_t vs = ++ct->value_serial;
@@ -698,7 +698,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, con
             ct->wanted[want[w]] = 1;
         for (uint32_t i = keyed; i < c->nneeds[var]; i++) {
             uint32_t k = needs[i].chain;
-            if (!ct->wanted[k] && rs_str_ieq2(val->key, rs_str(needs[i].key, needs[i].key_len))) {
+            if (!ct->wanted[k] && rs_key_ieq(val->key, rs_str(needs[i].key, needs[i].key_len))) {
                 ct->wanted[k] = 1;
                 ct->want[nwant++] = k;
             }

@@ -89,6 +89,19 @@ typedef struct st_rs_kvlist_t {
 
 void rs_kvlist_push(rs_kvlist_t *l, rs_str_t key, rs_str_t value);
 
+/** ASCII case-insensitive equality, inlined: member keys are compared on every read of a collection. */
+static inline int rs_key_ieq(rs_str_t a, rs_str_t b)
+{
+    if (a.len != b.len)
+        return 0;
+    for (size_t i = 0; i < a.len; i++) {
+        unsigned char x = (unsigned char)a.base[i], y = (unsigned char)b.base[i];
+        if (x != y && ((x | 0x20) != (y | 0x20) || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a'))
+            return 0;
+    }
+    return 1;
+}
+
 /** One value a target resolved to. */
 typedef struct st_rs_val_t {
     uint16_t var;

@@ -1005,7 +1005,7 @@ static int target_removed(const rs_tx_t *tx, const rs_crule_t *cr, const rs_targ
         }
         if (x->key == NULL && t->key == NULL)
             return 1;
-        if (x->key != NULL && t->key != NULL && rs_str_ieq2(rs_str(x->key, x->key_len), rs_str(t->key, t->key_len)))
+        if (x->key != NULL && t->key != NULL && rs_key_ieq(rs_str(x->key, x->key_len), rs_str(t->key, t->key_len)))
             return 1;
     }
     return 0;
@@ -1019,7 +1019,7 @@ static int value_removed(const rs_tx_t *tx, const rs_crule_t *cr, const rs_val_t
         const rs_target_t *x = rt->target;
         if (x->var != v->var || x->key == NULL || x->key_regex_src != NULL || !rt_applies(tx, rt, cr))
             continue;
-        if (rs_str_ieq2(rs_str(x->key, x->key_len), v->key))
+        if (rs_key_ieq(rs_str(x->key, x->key_len), v->key))
             return 1;
     }
     return 0;

@@ -193,7 +193,7 @@ int rs_tx_first_value(rs_tx_t *tx, int var, const char *key, size_t key_len, rs_
     const rs_kvlist_t *l = base >= 0 ? (base == RS_VAR_MATCHED_VARS ? &tx->matched_vars : &tx->coll[base])
                                      : (var == RS_VAR_MATCHED_VARS ? &tx->matched_vars : &tx->coll[var]);
     for (size_t i = 0; i < l->n; i++)
-        if (key == NULL || rs_str_ieq2(l->items[i].key, k)) {
+        if (key == NULL || rs_key_ieq(l->items[i].key, k)) {
             *out = base >= 0 ? l->items[i].key : l->items[i].value;
             return 1;
         }
@@ -227,7 +227,7 @@ static int selector_match(rs_tx_t *tx, const rs_target_t *t, rs_str_t key)
     if (t->key_regex != NULL)
         return key_regex_match(tx, t->key_regex, key);
     if (t->key != NULL)
-        return rs_str_ieq2(key, rs_str(t->key, t->key_len));
+        return rs_key_ieq(key, rs_str(t->key, t->key_len));
     return 1;
 }
 
@@ -360,7 +360,7 @@ static void v3_insert(rs_tx_t *tx, v3_table_t *h, int32_t node, size_t nelt)
     if (h->bkt[b] >= 0) { /* an equivalent key in the bucket: the new node goes just before the first one */
         int32_t pp = h->bkt[b];
         for (int32_t p = *v3_next_of(h, pp);; p = h->next[p]) {
-            if (h->hash[p] == h->hash[node] && rs_str_ieq2(h->items[p].key, h->items[node].key)) {
+            if (h->hash[p] == h->hash[node] && rs_key_ieq(h->items[p].key, h->items[node].key)) {
                 prev = pp;
                 break;
             }
@@ -525,7 +525,7 @@ void rs_tx_coll_set(rs_tx_t *tx, int var, rs_str_t key, rs_str_t value)
     rs_kvlist_t *l = &tx->coll[var];
     rs_str_t v = rs_str(rs_arena_dup(&tx->arena, value.base, value.len), value.len);
     for (size_t i = 0; i < l->n; i++)
-        if (rs_str_ieq2(l->items[i].key, key)) {
+        if (rs_key_ieq(l->items[i].key, key)) {
             l->items[i].value = v;
             return;
         }
@@ -542,7 +542,7 @@ void rs_tx_coll_del(rs_tx_t *tx, int var, rs_str_t key)
     rs_kvlist_t *l = &tx->coll[var];
     size_t o = 0;
     for (size_t i = 0; i < l->n; i++)
-        if (!rs_str_ieq2(l->items[i].key, key))
+        if (!rs_key_ieq(l->items[i].key, key))
             l->items[o++] = l->items[i];
     if (o != l->n)
         tx->coll_version[var]++;
