@@ -89,6 +89,25 @@ typedef struct st_rs_kvlist_t {
 
 void rs_kvlist_push(rs_kvlist_t *l, rs_str_t key, rs_str_t value);
 
+/** Decimal text of v into buf (at least 21 bytes, not NUL-terminated); returns its length. As "%lld", without
+ *  printf's cost: counters and scores are formatted on every setvar. */
+static inline size_t rs_fmt_ll(char *buf, long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    size_t len = 0;
+    if (v < 0)
+        buf[len++] = '-';
+    while (n > 0)
+        buf[len++] = tmp[--n];
+    return len;
+}
+
 /** ASCII case-insensitive equality, inlined: member keys are compared on every read of a collection. */
 static inline int rs_key_ieq(rs_str_t a, rs_str_t b)
 {

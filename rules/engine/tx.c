@@ -763,8 +763,7 @@ static void run_setvar(rs_tx_t *tx, const rs_setvar_t *sv)
         rs_str_t cur;
         int curv = rs_tx_first_value(tx, sv->collection, name.base, name.len, &cur) ? mod_stoi(cur) : 0;
         long long r = sv->op == RS_SETVAR_ADD ? (long long)curv + pre : (long long)curv - pre;
-        int n = snprintf(num, sizeof(num), "%d", (int)r); /* int arithmetic as ModSecurity */
-        value = rs_str(num, (size_t)n);
+        value = rs_str(num, rs_fmt_ll(num, (int)r)); /* int arithmetic as ModSecurity */
     }
     if (tx->trace != NULL)
         rs_tx_tracef(tx, "  setvar %s.%.*s = %.*s", rs_var_table[sv->collection].name, (int)name.len, name.base,

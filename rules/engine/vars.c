@@ -25,8 +25,7 @@ void rs_tx_set_scalar(rs_tx_t *tx, int var, const char *s, size_t n)
 void rs_tx_set_scalar_num(rs_tx_t *tx, int var, long long v)
 {
     char num[32];
-    int n = snprintf(num, sizeof(num), "%lld", v);
-    rs_tx_set_scalar(tx, var, num, (size_t)n);
+    rs_tx_set_scalar(tx, var, num, rs_fmt_ll(num, v));
 }
 
 /* The list that holds a collection's members, for the variables stored as lists. */
@@ -66,8 +65,8 @@ static int is_persistent_store(int var)
 static rs_str_t fmt_num(rs_tx_t *tx, long long v)
 {
     char num[32];
-    int n = snprintf(num, sizeof(num), "%lld", v);
-    return rs_str(rs_arena_dup(&tx->arena, num, (size_t)n), (size_t)n);
+    size_t n = rs_fmt_ll(num, v);
+    return rs_str(rs_arena_dup(&tx->arena, num, n), n);
 }
 
 /* Values of the variables computed when read. Returns 1 when var is one of them. */

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the engine's inlined hot-path helpers (engine_internal.h): rs_fmt_ll formats like "%lld" and
+ * rs_key_ieq compares like an ASCII strncasecmp, checked against the C library on edge values and on
+ * random inputs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cmocka.h>
+
+#include "engine/engine_internal.h"
+
+static void check_fmt(long long v)
+{
+    char want[32], got[32];
+    int n = snprintf(want, sizeof(want), "%lld", v);
+    size_t len = rs_fmt_ll(got, v);
+    assert_int_equal(len, (size_t)n);
+    assert_memory_equal(got, want, len);
+}
+
+static void test_fmt_edges(void **state)
+{
+    (void)state;
+    static const long long values[] = {0,
+                                       1,
+                                       -1,
+                                       9,
+                                       10,
+                                       -10,
+                                       99,
+                                       100,
+                                       2147483647LL,
+                                       -2147483648LL,
+                                       1000000007LL,
+                                       9223372036854775807LL,
+                                       -9223372036854775807LL - 1};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+        check_fmt(values[i]);
+}
+
+static void test_fmt_random(void **state)
+{
+    (void)state;
+    srand(7);
+    for (int i = 0; i < 20000; i++) {
+        long long v = ((long long)rand() << 33) ^ ((long long)rand() << 9) ^ rand();
+        check_fmt(i % 2 ? v : -v);
+        check_fmt(v % 1000);
+    }
+}
+
+static int libc_ieq(rs_str_t a, rs_str_t b)
+{
+    return a.len == b.len && (a.len == 0 || strncasecmp(a.base, b.base, a.len) == 0);
+}
+
+static void test_key_ieq(void **state)
+{
+    (void)state;
+    assert_true(rs_key_ieq(RS_STR("User-Agent"), RS_STR("user-agent")));
+    assert_true(rs_key_ieq(RS_STR(""), RS_STR("")));
+    assert_false(rs_key_ieq(RS_STR("abc"), RS_STR("abcd")));
+    assert_false(rs_key_ieq(RS_STR("@"), RS_STR("`"))); /* differ only in 0x20 but are not letters */
+    assert_false(rs_key_ieq(RS_STR("["), RS_STR("{")));
+    /* every pair of bytes, as one-byte keys */
+    for (int x = 0; x < 256; x++)
+        for (int y = 0; y < 256; y++) {
+            char a = (char)x, b = (char)y;
+            assert_int_equal(rs_key_ieq(rs_str(&a, 1), rs_str(&b, 1)), libc_ieq(rs_str(&a, 1), rs_str(&b, 1)));
+        }
+    /* random short keys over a small alphabet with both cases and the 0x20 look-alikes */
+    static const char alphabet[] = "aAzZ@`[{_-09";
+    srand(11);
+    for (int i = 0; i < 20000; i++) {
+        char a[8], b[8];
+        size_t n = (size_t)(rand() % 8);
+        for (size_t k = 0; k < n; k++) {
+            a[k] = alphabet[rand() % (sizeof(alphabet) - 1)];
+            b[k] = rand() % 3 ? a[k] ^ (char)(rand() % 2 ? 0x20 : 0) : alphabet[rand() % (sizeof(alphabet) - 1)];
+        }
+        assert_int_equal(rs_key_ieq(rs_str(a, n), rs_str(b, n)), libc_ieq(rs_str(a, n), rs_str(b, n)));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fmt_edges),
+        cmocka_unit_test(test_fmt_random),
+        cmocka_unit_test(test_key_ieq),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
