@@ -563,15 +563,16 @@ static void persist(canary_global_t *g)
 
 static void load_persisted(canary_global_t *g)
 {
-    FILE *fp = fopen(g->state_path, "rb");
-    if (fp == NULL)
+    rs_buf_t buf = {0};
+    if (rs_read_file(g->state_path, 1 << 20, &buf) != 0) {
+        if (errno != ENOENT) /* no state yet is the normal first start */
+            fprintf(stderr, "edgeproxy: canary: cannot read state file %s: %s\n", g->state_path, strerror(errno));
+        rs_buf_free(&buf);
         return;
-    char *buf = malloc(1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, fp);
-    fclose(fp);
+    }
     char err[128];
-    ep_json_doc_t *doc = ep_json_parse(buf, n, BODY_MAX_DEPTH, err, sizeof(err));
-    free(buf);
+    ep_json_doc_t *doc = ep_json_parse(buf.base, buf.len, BODY_MAX_DEPTH, err, sizeof(err));
+    rs_buf_free(&buf);
     if (doc == NULL) {
         fprintf(stderr, "edgeproxy: canary: ignoring unreadable state file %s: %s\n", g->state_path, err);
         return;

@@ -3,6 +3,7 @@
  * cache of verified tokens. Anything unexpected in a token is a refusal: a token that fails verification
  * never selects a tenant. */
 #include "jwt.h"
+#include "util/util.h"
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -10,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "jwt_json.h"
@@ -214,23 +216,17 @@ ep_jwks_t *ep_jwks_parse(const char *text, size_t len, char *err, size_t err_siz
 
 ep_jwks_t *ep_jwks_load(const char *path, char *err, size_t err_size)
 {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        snprintf(err, err_size, "cannot open JWKS file %s", path);
-        return NULL;
-    }
-    char *buf = malloc(JWKS_MAX_BYTES);
-    size_t n = buf != NULL ? fread(buf, 1, JWKS_MAX_BYTES, fp) : 0;
-    int too_big = n == JWKS_MAX_BYTES;
-    fclose(fp);
+    rs_buf_t buf = {0};
     ep_jwks_t *set = NULL;
-    if (buf == NULL)
-        snprintf(err, err_size, "out of memory");
-    else if (too_big)
-        snprintf(err, err_size, "JWKS file %s is larger than 1 MiB", path);
-    else
-        set = ep_jwks_parse(buf, n, err, err_size);
-    free(buf);
+    if (rs_read_file(path, JWKS_MAX_BYTES - 1, &buf) != 0) {
+        if (errno == EFBIG)
+            snprintf(err, err_size, "JWKS file %s is larger than 1 MiB", path);
+        else
+            snprintf(err, err_size, "cannot open JWKS file %s", path);
+    } else {
+        set = ep_jwks_parse(buf.base, buf.len, err, err_size);
+    }
+    rs_buf_free(&buf);
     return set;
 }
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -492,29 +493,13 @@ ep_tenant_map_t *ep_tenant_map_parse(const char *name, const char *text, size_t 
 
 ep_tenant_map_t *ep_tenant_map_load(const char *path, rs_errors_t *errs)
 {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        rs_errors_add(errs, path, 0, 0, "cannot open the tenant map");
-        return NULL;
-    }
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    if (n < 0 || n > (1l << 30)) {
-        fclose(fp);
-        rs_errors_add(errs, path, 0, 0, "cannot read the tenant map (or larger than 1 GiB)");
-        return NULL;
-    }
-    char *buf = malloc((size_t)n + 1);
-    size_t got = buf != NULL ? fread(buf, 1, (size_t)n, fp) : 0;
-    fclose(fp);
-    if (buf == NULL || got != (size_t)n) {
-        free(buf);
-        rs_errors_add(errs, path, 0, 0, "cannot read the tenant map");
-        return NULL;
-    }
-    ep_tenant_map_t *m = ep_tenant_map_parse(path, buf, got, errs);
-    free(buf);
+    rs_buf_t buf = {0};
+    ep_tenant_map_t *m = NULL;
+    if (rs_read_file(path, (size_t)1 << 30, &buf) != 0)
+        rs_errors_add(errs, path, 0, 0, "cannot read the tenant map: %s", errno == EFBIG ? "larger than 1 GiB" : strerror(errno));
+    else
+        m = ep_tenant_map_parse(path, buf.base, buf.len, errs);
+    rs_buf_free(&buf);
     return m;
 }
 

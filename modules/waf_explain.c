@@ -11,16 +11,11 @@
 
 static char *read_all(const char *path, size_t *len)
 {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return NULL;
     rs_buf_t b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-        rs_buf_append(&b, chunk, n);
-    fclose(fp);
-    rs_buf_reserve(&b, 0);
+    if (rs_read_file(path, 0, &b) != 0) {
+        rs_buf_free(&b);
+        return NULL;
+    }
     *len = b.len;
     return b.base;
 }

@@ -253,24 +253,13 @@ ep_doc_t *ep_doc_parse(const char *name, const char *text, size_t len, rs_errors
 
 ep_doc_t *ep_doc_load(const char *path, rs_errors_t *errs)
 {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        rs_errors_add(errs, path, 0, 0, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
     rs_buf_t buf = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) != 0)
-        rs_buf_append(&buf, chunk, n);
-    int failed = ferror(fp);
-    fclose(fp);
-    if (failed) {
-        rs_errors_add(errs, path, 0, 0, "read error");
+    if (rs_read_file(path, 0, &buf) != 0) {
+        rs_errors_add(errs, path, 0, 0, "cannot read: %s", strerror(errno));
         rs_buf_free(&buf);
         return NULL;
     }
-    ep_doc_t *doc = ep_doc_parse(path, buf.base != NULL ? buf.base : "", buf.len, errs);
+    ep_doc_t *doc = ep_doc_parse(path, buf.base, buf.len, errs);
     rs_buf_free(&buf);
     return doc;
 }

@@ -42,24 +42,6 @@ static void usage(FILE *out)
                  "       rules test [--rules FILE...] TESTFILE...\n");
 }
 
-static int read_file(const char *path, rs_buf_t *out)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return -1;
-    char chunk[65536];
-    size_t n;
-    out->len = 0;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rs_buf_append(out, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (out->base == NULL)
-        rs_buf_reserve(out, 1);
-    out->base[out->len] = '\0';
-    return bad ? -1 : 0;
-}
-
 static rs_db_t *compile_files(char **files, size_t n, int prefilter, int quiet)
 {
     rs_source_t *src = calloc(n ? n : 1, sizeof(*src));
@@ -186,7 +168,7 @@ static int cmd_explain(int argc, char **argv)
     if (db == NULL)
         return 1;
     rs_buf_t raw = {0}, storage = {0};
-    if (read_file(reqpath, &raw) != 0) {
+    if (rs_read_file(reqpath, 0, &raw) != 0) {
         fprintf(stderr, "rules explain: cannot read %s: %s\n", reqpath, strerror(errno));
         rs_db_release(db);
         return 1;
@@ -313,7 +295,7 @@ static void finish_request(const char *text, size_t len, rs_buf_t *out)
 static int run_test_file(const char *path, char **cli_rules, size_t ncli_rules, int *npass, int *nfail)
 {
     rs_buf_t text = {0};
-    if (read_file(path, &text) != 0) {
+    if (rs_read_file(path, 0, &text) != 0) {
         fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
         return -1;
     }

@@ -530,37 +530,15 @@ static char *dir_of(const char *path)
 
 static int read_file(const char *path, char **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return -1;
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        errno = EISDIR;
+    rs_buf_t b = {0};
+    if (rs_read_file(path, 0, &b) != 0) {
+        int saved = errno;
+        rs_buf_free(&b);
+        errno = saved;
         return -1;
     }
-    size_t cap = (size_t)st.st_size + 1, n = 0;
-    char *buf = lang_xrealloc(NULL, cap);
-    for (;;) {
-        if (n + 1 >= cap) {
-            cap *= 2;
-            buf = lang_xrealloc(buf, cap);
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        errno = EIO;
-        return -1;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
+    *out = b.base;
+    *len = b.len;
     return 0;
 }
 

@@ -158,23 +158,14 @@ static char *resolve_path(const char *name, const char *base_dir)
 static char *read_file(const char *name, const char *base_dir, size_t *len, char **err)
 {
     char *path = resolve_path(name, base_dir);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL && strcmp(path, name) != 0)
-        f = fopen(name, "rb");
-    if (f == NULL) {
+    rs_buf_t b = {0};
+    if (rs_read_file(path, 0, &b) != 0 && (strcmp(path, name) == 0 || rs_read_file(name, 0, &b) != 0)) {
         *err = errorf("failed to open file \"%s\": %s", path, strerror(errno));
         free(path);
+        rs_buf_free(&b);
         return NULL;
     }
     free(path);
-    rs_buf_t b = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rs_buf_append(&b, chunk, n);
-    fclose(f);
-    rs_buf_reserve(&b, 0);
-    b.base[b.len] = '\0';
     *len = b.len;
     return b.base;
 }

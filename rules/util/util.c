@@ -2,8 +2,12 @@
 /* Byte strings, growable buffers and error lists shared by every rules/ component. */
 #include "util/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <strings.h>
 
 static void *xrealloc(void *p, size_t n)
@@ -120,6 +124,55 @@ void rs_buf_free(rs_buf_t *b)
     free(b->base);
     b->base = NULL;
     b->len = b->cap = 0;
+}
+
+int rs_read_file(const char *path, size_t max, rs_buf_t *out)
+{
+    rs_buf_reset(out);
+    rs_buf_reserve(out, 0);
+    out->base[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int ret = -1, saved = 0;
+    if (fstat(fd, &st) != 0) {
+        saved = errno;
+        goto Exit;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        saved = EISDIR; /* a FIFO or device could block forever or never end */
+        goto Exit;
+    }
+    if (max != 0 && (uint64_t)st.st_size > max) {
+        saved = EFBIG;
+        goto Exit;
+    }
+    rs_buf_reserve(out, (size_t)st.st_size);
+    for (;;) {
+        rs_buf_reserve(out, 65536);
+        ssize_t n = read(fd, out->base + out->len, out->cap - out->len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            saved = errno;
+            goto Exit;
+        }
+        if (n == 0)
+            break;
+        out->len += (size_t)n;
+        if (max != 0 && out->len > max) { /* grew while we read */
+            saved = EFBIG;
+            goto Exit;
+        }
+    }
+    out->base[out->len] = '\0';
+    ret = 0;
+Exit:
+    close(fd);
+    if (ret != 0)
+        errno = saved;
+    return ret;
 }
 
 void rs_errors_vadd(rs_errors_t *errs, const char *file, unsigned line, unsigned col, const char *fmt, va_list ap)

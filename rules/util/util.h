@@ -45,6 +45,11 @@ size_t rs_utf8_encode(char out[4], unsigned cp);
 /** Appends code point cp as UTF-8. */
 void rs_buf_put_utf8(rs_buf_t *b, unsigned cp);
 
+/** Reads a whole regular file into out (reset first; left NUL-terminated, base never NULL). Returns 0, or -1
+ *  with errno set: EISDIR for anything but a regular file, EFBIG when it is larger than max bytes (max 0: no
+ *  limit). Every file edgeproxy reads whole (rules, data files, config, maps, keys, state) goes through it. */
+int rs_read_file(const char *path, size_t max, rs_buf_t *out);
+
 /** One problem in a rule file, config or request description. file is owned (may be NULL). */
 typedef struct st_rs_error_t {
     char *file;
