@@ -272,6 +272,8 @@ def test_rule_file_watch_goes_live_within_two_seconds():
 
 
 def test_reloads_under_load_fail_no_request():
+    """100 reloads (each compiling CRS again) while clients send benign and attack requests: every benign
+    request gets 200, every attack 403, and memory stays within 5%."""
     with eptest.EchoOrigin("a") as o, eptest.Proxy(waf_config(o.port)) as p:
         stop = threading.Event()
         failures, counts = [], [0]
@@ -281,7 +283,7 @@ def test_reloads_under_load_fail_no_request():
             import http.client
             conn = http.client.HTTPConnection("127.0.0.1", p.port, timeout=10)
             n = 0
-            while not stop.is_set() and n < 5000:
+            while not stop.is_set() and n < 200000:
                 n += 1
                 path = "/ok?q=shirt" if kind == "benign" else ATTACKS[0][2]
                 want = 200 if kind == "benign" else 403
@@ -301,9 +303,9 @@ def test_reloads_under_load_fail_no_request():
         for t in threads:
             t.start()
         rss0 = None
-        for i in range(20):
-            p.reload(via="signal" if i % 2 else "api")
-            if i == 4:
+        for i in range(100):
+            p.reload(via="signal" if i % 2 else "api", timeout=30)
+            if i == 9:  # after the allocator and the per-thread scratch have reached their working size
                 rss0 = p.rss_kb()
         stop.set()
         for t in threads:
@@ -311,7 +313,7 @@ def test_reloads_under_load_fail_no_request():
         rss1 = p.rss_kb()
         print("requests during reloads: %d, failures: %d, RSS %d -> %d KiB" % (counts[0], len(failures), rss0, rss1))
         assert counts[0] > 100 and not failures, failures[:5]
-        assert rss1 < rss0 * 1.05 + 4096, (rss0, rss1)
+        assert rss1 < rss0 * 1.05, "memory grew more than 5%% over 90 reloads: %d -> %d KiB" % (rss0, rss1)
 
 
 if __name__ == "__main__":
