@@ -86,7 +86,8 @@ static int trigger_mask(const char *name, profile_t *m)
         mask_add(m, WHITESPACE);
         mask_range(m, 0x80, 0xff); /* non-breaking spaces and other locale whitespace */
     } else if (strcmp(name, "normalizePath") == 0 || strcmp(name, "normalizePathWin") == 0) {
-        mask_add(m, "/\\.");
+        /* without a slash only a final "." or ".." segment can go (node_dot_end covers it) */
+        mask_add(m, "/\\");
     } else if (strcmp(name, "cmdLine") == 0) {
         mask_range(m, 'A', 'Z');
         mask_add(m, "\\\"'^,;/(" WHITESPACE);
@@ -173,7 +174,8 @@ struct st_rs_cand_db_t {
     uint32_t byte_groups[256];
     profile_t group_masks[MAX_TRIGGER_SETS];
     uint32_t ngroups;
-    uint8_t *node_always; /* per tnode: its transformation has no trigger set */
+    uint8_t *node_always;  /* per tnode: its transformation has no trigger set */
+    uint8_t *node_dot_end; /* per tnode: it also runs on a value ending in '.' (normalizePath) */
     rs_ac_t *ac;
     rs_str_t *lits;       /* the literals (folded), for stats and debugging */
     uint32_t **lit_slots; /* per literal: slots that need it */
@@ -487,7 +489,8 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     c->node_needed = calloc(db->ntnodes ? db->ntnodes : 1, 1);
     c->node_group = calloc(db->ntnodes ? db->ntnodes : 1, sizeof(uint32_t));
     c->node_always = calloc(db->ntnodes ? db->ntnodes : 1, 1);
-    if (c->node_needed == NULL || c->node_group == NULL || c->node_always == NULL)
+    c->node_dot_end = calloc(db->ntnodes ? db->ntnodes : 1, 1);
+    if (c->node_needed == NULL || c->node_group == NULL || c->node_always == NULL || c->node_dot_end == NULL)
         abort();
     for (uint32_t k = 0; k < c->nchains; k++)
         for (uint32_t n = c->chains[k]; n != 0 && !c->node_needed[n]; n = db->tnodes[n].parent)
@@ -508,8 +511,11 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
             c->chain_nodes[k][--d] = n;
     }
     build_var_bases(db, c);
-    for (size_t n = 1; n < db->ntnodes; n++)
-        c->node_always[n] = !trigger_group(c, rs_transform_name(db->tnodes[n].transform), &c->node_group[n]);
+    for (size_t n = 1; n < db->ntnodes; n++) {
+        const char *name = rs_transform_name(db->tnodes[n].transform);
+        c->node_always[n] = !trigger_group(c, name, &c->node_group[n]);
+        c->node_dot_end[n] = strcmp(name, "normalizePath") == 0 || strcmp(name, "normalizePathWin") == 0;
+    }
     if (b.n != 0) {
         uint32_t *ids = malloc(b.n * sizeof(uint32_t));
         for (size_t i = 0; i < b.n; i++)
@@ -564,6 +570,7 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->node_needed);
     free(c->node_group);
     free(c->node_always);
+    free(c->node_dot_end);
     free(c);
 }
 
@@ -729,7 +736,8 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, con
         uint32_t prof = ct->profiles[ct->prof_idx[parent]];
         ct->out[n] = in;
         ct->prof_idx[n] = ct->prof_idx[parent];
-        if (!c->node_always[n] && (prof & c->node_group[n]) == 0)
+        if (!c->node_always[n] && (prof & c->node_group[n]) == 0 &&
+            !(c->node_dot_end[n] && in.len != 0 && in.base[in.len - 1] == '.'))
             continue; /* cannot change this value: skip the call */
         rs_buf_reset(&ct->tbuf);
         if (rs_transform_apply(db->tnodes[n].transform, in, &ct->tbuf) == 1 &&

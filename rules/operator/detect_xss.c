@@ -694,16 +694,62 @@ static int decoding_can_change(const char *s, size_t len)
     return 0;
 }
 
-/* Whether a word of `words` occurs in s (plain substring: a superset of the identifier tokens the JS scan reads). */
-static int contains_any(const char *s, size_t len, const char *const *words, size_t count)
+/* Words the JS scan needs one of (sinks, document, global objects, call/apply), grouped by first letter: a
+ * plain substring test over them is a superset of the identifier tokens the scan reads. */
+static const char *const js_words_a[] = {"alert", "atob", "apply", NULL};
+static const char *const js_words_c[] = {"confirm", "constructor", "content", "call", NULL};
+static const char *const js_words_d[] = {"document", NULL};
+static const char *const js_words_e[] = {"eval", "execScript", NULL};
+static const char *const js_words_f[] = {"fromCharCode", "frames", NULL};
+static const char *const js_words_F[] = {"Function", NULL};
+static const char *const js_words_g[] = {"globalThis", NULL};
+static const char *const js_words_i[] = {"importScripts", NULL};
+static const char *const js_words_p[] = {"prompt", "parent", NULL};
+static const char *const js_words_s[] = {"setTimeout", "setInterval", "setImmediate", "self", NULL};
+static const char *const js_words_t[] = {"top", "this", NULL};
+static const char *const js_words_w[] = {"window", NULL};
+
+static const char *const *js_words_from(unsigned char c)
 {
-    for (size_t w = 0; w < count; w++) {
-        size_t m = strlen(words[w]);
-        for (const char *p = s, *end = s + len; (size_t)(end - p) >= m; p++) {
-            p = memchr(p, words[w][0], (size_t)(end - p) - m + 1);
-            if (p == NULL)
-                break;
-            if (memcmp(p, words[w], m) == 0)
+    switch (c) {
+    case 'a':
+        return js_words_a;
+    case 'c':
+        return js_words_c;
+    case 'd':
+        return js_words_d;
+    case 'e':
+        return js_words_e;
+    case 'f':
+        return js_words_f;
+    case 'F':
+        return js_words_F;
+    case 'g':
+        return js_words_g;
+    case 'i':
+        return js_words_i;
+    case 'p':
+        return js_words_p;
+    case 's':
+        return js_words_s;
+    case 't':
+        return js_words_t;
+    case 'w':
+        return js_words_w;
+    default:
+        return NULL;
+    }
+}
+
+static int contains_js_word(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 3 <= len; i++) {
+        const char *const *words = js_words_from((unsigned char)s[i]);
+        if (words == NULL)
+            continue;
+        for (; *words != NULL; words++) {
+            size_t m = strlen(*words);
+            if (m <= len - i && s[i + 1] == (*words)[1] && memcmp(s + i, *words, m) == 0)
                 return 1;
         }
     }
@@ -734,10 +780,7 @@ static int raw_view_may_fire(const char *s, size_t len)
     if (HAS('\\') || HAS('['))
         return 1;
 #undef HAS
-    static const char *const call_words[] = {"call", "apply", "document"};
-    return contains_any(s, len, js_sinks, sizeof(js_sinks) / sizeof(js_sinks[0])) ||
-           contains_any(s, len, global_objects, sizeof(global_objects) / sizeof(global_objects[0])) ||
-           contains_any(s, len, call_words, sizeof(call_words) / sizeof(call_words[0]));
+    return contains_js_word(s, len);
 }
 
 int rs_detect_xss(const char *s, size_t len)

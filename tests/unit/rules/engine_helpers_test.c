@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "engine/engine_internal.h"
+#include "transform/transform.h"
 
 static void check_fmt(long long v)
 {
@@ -88,12 +89,43 @@ static void test_key_ieq(void **state)
     }
 }
 
+/* The candidate scan (cand.c) skips normalizePath on a value with no slash or backslash that does not end in
+ * '.': the transformation must leave such a value as it is. */
+static void test_normalize_path_trigger(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "a.b/\\.";
+    const char *names[] = {"normalizePath", "normalizePathWin"};
+    srand(5);
+    rs_buf_t out = {0};
+    for (size_t t = 0; t < 2; t++) {
+        int id = rs_transform_lookup(rs_str(names[t], strlen(names[t])));
+        assert_true(id >= 0);
+        for (int i = 0; i < 50000; i++) {
+            char v[10];
+            size_t n = (size_t)(rand() % 10);
+            for (size_t k = 0; k < n; k++)
+                v[k] = alphabet[rand() % (sizeof(alphabet) - 1)];
+            if (memchr(v, '/', n) != NULL || memchr(v, '\\', n) != NULL || (n != 0 && v[n - 1] == '.'))
+                continue;
+            rs_buf_reset(&out);
+            int rc = rs_transform_apply(id, rs_str(v, n), &out);
+            if (rc == 1) { /* a result was written: it must be the same bytes */
+                assert_int_equal(out.len, n);
+                assert_memory_equal(out.base ? out.base : "", v, n);
+            }
+        }
+    }
+    rs_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fmt_edges),
         cmocka_unit_test(test_fmt_random),
         cmocka_unit_test(test_key_ieq),
+        cmocka_unit_test(test_normalize_path_trigger),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
