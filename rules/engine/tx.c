@@ -1058,8 +1058,7 @@ static int exec_op(rs_tx_t *tx, const rs_crule_t *cr, rs_str_t value, size_t ent
     rs_str_t param = empty_str;
     if (cr->op_has_macro)
         param = rs_tx_expand(tx, &cr->op_macro);
-    rs_op_result_t res;
-    memset(&res, 0, sizeof(res));
+    rs_op_result_t res; /* rs_op_exec clears it */
     rs_op_limits_t lim = {tx->db->rs->pcre_match_limit, tx->db->rs->pcre_match_limit_recursion};
     int rc = rs_op_exec(r->op, param, value, r->capture, &lim, tx->opscratch, &res);
     if (res.limit_hit)
