@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""Detection regression guard: edgeproxy with the recommended WAF setup (engine setup + OWASP CRS 3.3.4 + our
-edge policy, at the paranoia level and inbound threshold recorded in waf_score_expected.json) in front of a
+"""Detection regression guard for the rule sets conf/edgeproxy.yaml ships (engine setup + OWASP CRS 3.3.4 + our
+edge policy): the default `crs` (paranoia level 1) and `crs-strict` (paranoia level 3), each in front of a
 loopback origin, scored over HTTP with the shared corpus scorer (../shared/bench/detect/score.py, dev half).
-Fails when TPR drops below, or FPR rises above, the recorded figures. Skips when the shared corpus or the CRS
-files are not installed."""
+Fails when TPR drops below, or FPR rises above, the figures recorded in waf_score_expected.json. Skips when
+the shared corpus or the CRS files are not installed."""
 import glob
 import json
 import os
@@ -28,7 +28,10 @@ RULE_FILES = ([os.path.join(SRC, "conf/rules/edge-setup.conf")] + CRS
 
 def load_expected():
     with open(os.path.join(HERE, "waf_score_expected.json"), encoding="utf-8") as fh:
-        return json.load(fh)
+        setups = json.load(fh)
+    for name, setup in setups.items():
+        setup["name"] = name
+    return setups
 
 
 def waf_config(origin_port, expected):
@@ -54,17 +57,16 @@ def overall(summary):
     return o["tpr"], o["fpr"]
 
 
-def test_detection_meets_recorded_figures():
-    expected = load_expected()
-    # compiling the full CRS at paranoia level 3 takes several seconds on a loaded machine
+def check_setup(expected):
+    # compiling the full CRS takes a few seconds on a loaded machine (and longer under ASan)
     with eptest.EchoOrigin("web") as o, eptest.Proxy(waf_config(o.port, expected), wait=False) as p, \
             tempfile.TemporaryDirectory() as tmp:
         p.wait_ready(timeout=120.0)
         summary, text = score(p.port, os.path.join(tmp, "score.json"))
         tpr, fpr = overall(summary)
-        print("WAF score PL%d threshold %d: TPR %.1f%% FPR %.1f%% (guard: TPR >= %.1f, FPR <= %.1f)"
-              % (expected["paranoia_level"], expected["inbound_threshold"], tpr, fpr, expected["tpr_min"],
-                 expected["fpr_max"]))
+        print("WAF score %s (PL%d, threshold %d): TPR %.1f%% FPR %.1f%% (guard: TPR >= %.1f, FPR <= %.1f)"
+              % (expected["name"], expected["paranoia_level"], expected["inbound_threshold"], tpr, fpr,
+                 expected["tpr_min"], expected["fpr_max"]))
         assert summary["overall"]["errors"] == 0 and summary["overall"]["not_run"] == 0, text
         assert tpr >= expected["tpr_min"], (tpr, expected["tpr_min"], text)
         assert fpr <= expected["fpr_max"], (fpr, expected["fpr_max"], text)
@@ -74,9 +76,17 @@ def test_detection_meets_recorded_figures():
         assert o.requests <= sent - blocked, (o.requests, sent, blocked)
 
 
+def test_default_ruleset_meets_recorded_figures():
+    check_setup(load_expected()["crs"])
+
+
+def test_strict_ruleset_meets_recorded_figures():
+    check_setup(load_expected()["crs-strict"])
+
+
 if __name__ == "__main__":
     missing = [f for f in (SCORER, CORPUS, CRS[0]) if not os.path.exists(f)]
     if missing:
         print("SKIP: not installed: %s" % ", ".join(missing))
         sys.exit(0)
-    eptest.run([test_detection_meets_recorded_figures])
+    eptest.run([test_default_ruleset_meets_recorded_figures, test_strict_ruleset_meets_recorded_figures])
