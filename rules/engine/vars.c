@@ -221,13 +221,59 @@ static int key_regex_match(rs_tx_t *tx, void *re, rs_str_t key)
     return rc >= 0;
 }
 
-static int selector_match(rs_tx_t *tx, const rs_target_t *t, rs_str_t key)
+/* A VAR:/regex/ selector that is only a literal, optionally anchored at the start (CRS's TX:/^HEADER_NAME_/),
+ * tested without PCRE: the regex is caseless, so the literal is compared without case. */
+typedef struct st_key_literal_t {
+    int ok, anchored;
+    rs_str_t text;
+} key_literal_t;
+
+static key_literal_t key_literal_of(const rs_target_t *t)
 {
+    key_literal_t kl = {0};
+    const char *src = t->key_regex_src;
+    if (t->key_regex == NULL || src == NULL)
+        return kl;
+    kl.anchored = src[0] == '^';
+    const char *p = src + kl.anchored;
+    size_t n = 0;
+    for (; p[n] != '\0'; n++) {
+        char c = p[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return kl; /* anything else may be syntax */
+    }
+    kl.ok = n != 0;
+    kl.text = rs_str(p, n);
+    return kl;
+}
+
+static int key_literal_match(const key_literal_t *kl, rs_str_t key)
+{
+    if (key.len < kl->text.len)
+        return 0;
+    if (kl->anchored)
+        return rs_key_ieq(rs_str(key.base, kl->text.len), kl->text);
+    for (size_t i = 0; i + kl->text.len <= key.len; i++)
+        if (rs_key_ieq(rs_str(key.base + i, kl->text.len), kl->text))
+            return 1;
+    return 0;
+}
+
+static int selector_match_lit(rs_tx_t *tx, const rs_target_t *t, const key_literal_t *kl, rs_str_t key)
+{
+    if (kl->ok)
+        return key_literal_match(kl, key);
     if (t->key_regex != NULL)
         return key_regex_match(tx, t->key_regex, key);
     if (t->key != NULL)
         return rs_key_ieq(key, rs_str(t->key, t->key_len));
     return 1;
+}
+
+static int selector_match(rs_tx_t *tx, const rs_target_t *t, rs_str_t key)
+{
+    key_literal_t kl = key_literal_of(t);
+    return selector_match_lit(tx, t, &kl, key);
 }
 
 /* !VAR:key exclusions of the rule that apply to members of var (ModSecurity's key exclusions). */
@@ -492,10 +538,11 @@ void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_v
      * VAR:/regex/ selection in reverse hashtable order */
     const uint32_t *order = t->is_count ? NULL : v3_order(tx, base >= 0 ? base : var, l);
     int reverse = order != NULL && !(t->key != NULL && t->key_regex == NULL);
+    key_literal_t kl = key_literal_of(t);
     for (size_t j = 0; j < l->n; j++) {
         size_t i = order == NULL ? j : order[reverse ? l->n - 1 - j : j];
         rs_str_t k = l->items[i].key;
-        if (!selector_match(tx, t, k))
+        if (!selector_match_lit(tx, t, &kl, k))
             continue;
         count++;
         if (t->is_count)
