@@ -147,6 +147,7 @@ static int is_fixed_var(int var)
 /* A chain some slotted rule reads a variable under: for every member (key NULL) or one member (its key). */
 typedef struct st_var_need_t {
     uint32_t chain;
+    int kind; /* SEL_* */
     const char *key;
     size_t key_len;
 } var_need_t;
@@ -312,13 +313,19 @@ static int rule_eligible(const rs_crule_t *cr)
     return positive != 0;
 }
 
-/* Collections whose VAR:key selector names one member by its key (compared without case here: a superset of
- * the engine's test). Other keyed targets (XML:/xpath, *_NAMES, regex selectors) read the whole variable. */
-static int key_selects_member(const rs_target_t *t)
+/* Which members of a collection a target reads, as far as this scan tells them apart: all of them, the one
+ * named (VAR:key), or those whose key starts with / contains a literal (VAR:/^literal/ and VAR:/literal/,
+ * caseless regexes). Keys are compared without case: a superset of the engine's test. */
+enum { SEL_ALL = 0, SEL_EXACT, SEL_PREFIX, SEL_SUBSTR };
+
+typedef struct st_member_sel_t {
+    int kind;
+    rs_str_t text;
+} member_sel_t;
+
+static int keyed_by_member(int var)
 {
-    if (t->key == NULL || t->key_regex != NULL)
-        return 0;
-    switch (t->var) {
+    switch (var) {
     case RS_VAR_ARGS:
     case RS_VAR_ARGS_GET:
     case RS_VAR_ARGS_POST:
@@ -326,6 +333,51 @@ static int key_selects_member(const rs_target_t *t)
     case RS_VAR_REQUEST_COOKIES:
         return 1;
     default:
+        return 0; /* XML:/xpath, *_NAMES and the rest: whole variable */
+    }
+}
+
+static member_sel_t member_sel_of(const rs_target_t *t)
+{
+    member_sel_t sel = {SEL_ALL, {NULL, 0}};
+    if (t->key == NULL || !keyed_by_member(t->var))
+        return sel;
+    if (t->key_regex == NULL) {
+        sel.kind = SEL_EXACT;
+        sel.text = rs_str(t->key, t->key_len);
+        return sel;
+    }
+    const char *src = t->key_regex_src;
+    if (src == NULL)
+        return sel;
+    int anchored = src[0] == '^';
+    const char *p = src + anchored;
+    size_t n = 0;
+    for (; p[n] != '\0'; n++) {
+        char ch = p[n];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+            return sel; /* regex syntax: whole variable */
+    }
+    if (n == 0)
+        return sel;
+    sel.kind = anchored ? SEL_PREFIX : SEL_SUBSTR;
+    sel.text = rs_str(p, n);
+    return sel;
+}
+
+static int sel_matches(int kind, rs_str_t text, rs_str_t key)
+{
+    switch (kind) {
+    case SEL_ALL:
+        return 1;
+    case SEL_EXACT:
+        return rs_key_ieq(key, text);
+    case SEL_PREFIX:
+        return key.len >= text.len && rs_key_ieq(rs_str(key.base, text.len), text);
+    default:
+        for (size_t i = 0; i + text.len <= key.len; i++)
+            if (rs_key_ieq(rs_str(key.base + i, text.len), text))
+                return 1;
         return 0;
     }
 }
@@ -335,7 +387,8 @@ static int target_reads(const rs_target_t *t, int var, rs_str_t key)
 {
     if (t->is_negated || t->is_count || t->var != var)
         return 0;
-    return !key_selects_member(t) || rs_key_ieq(key, rs_str(t->key, t->key_len));
+    member_sel_t sel = member_sel_of(t);
+    return sel_matches(sel.kind, sel.text, key);
 }
 
 static int slot_reads(const rs_cand_db_t *c, uint32_t slot, int var, rs_str_t key)
@@ -351,18 +404,17 @@ static void add_need(rs_cand_db_t *c, const rs_target_t *t, uint32_t chain)
 {
     if (t->is_negated || t->is_count)
         return;
-    const char *key = key_selects_member(t) ? t->key : NULL;
-    size_t key_len = key != NULL ? t->key_len : 0;
+    member_sel_t sel = member_sel_of(t);
     var_need_t *v = c->needs[t->var];
     uint32_t n = c->nneeds[t->var];
     for (uint32_t i = 0; i < n; i++)
         if (v[i].chain == chain &&
-            (v[i].key == NULL || (key != NULL && rs_key_ieq(rs_str(v[i].key, v[i].key_len), rs_str(key, key_len)))))
+            (v[i].kind == SEL_ALL || (v[i].kind == sel.kind && rs_key_ieq(rs_str(v[i].key, v[i].key_len), sel.text))))
             return;
     v = realloc(v, (n + 1) * sizeof(*v));
     if (v == NULL)
         abort();
-    v[n] = (var_need_t){chain, key, key_len};
+    v[n] = (var_need_t){chain, sel.kind, sel.text.base, sel.text.len};
     c->needs[t->var] = v;
     c->nneeds[t->var] = n + 1;
 }
@@ -410,7 +462,7 @@ static void build_var_bases(const rs_db_t *db, rs_cand_db_t *c)
         memset(node_in, 0, db->ntnodes ? db->ntnodes : 1);
         for (uint32_t i = 0; i < n; i++) {
             uint32_t k = c->needs[var][i].chain;
-            if (c->needs[var][i].key != NULL || in_base[k])
+            if (c->needs[var][i].kind != SEL_ALL || in_base[k])
                 continue;
             in_base[k] = 1;
             c->base_chains[var][c->nbase_chains[var]++] = k;
@@ -422,7 +474,7 @@ static void build_var_bases(const rs_db_t *db, rs_cand_db_t *c)
                 c->base_nodes[var][c->nbase_nodes[var]++] = (uint32_t)node;
         uint32_t kept = 0; /* keyed needs of a chain every value gets anyway add nothing */
         for (uint32_t i = 0; i < n; i++)
-            if (c->needs[var][i].key != NULL && !in_base[c->needs[var][i].chain])
+            if (c->needs[var][i].kind != SEL_ALL && !in_base[c->needs[var][i].chain])
                 c->needs[var][kept++] = c->needs[var][i];
         c->nneeds[var] = kept;
     }
@@ -696,7 +748,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, con
     uint32_t nwant = c->nbase_chains[var], nnodes = c->nbase_nodes[var];
     const var_need_t *needs = c->needs[var];
     uint32_t keyed = 0;
-    while (keyed < c->nneeds[var] && !rs_key_ieq(val->key, rs_str(needs[keyed].key, needs[keyed].key_len)))
+    while (keyed < c->nneeds[var] && !sel_matches(needs[keyed].kind, rs_str(needs[keyed].key, needs[keyed].key_len), val->key))
         keyed++;
     if (keyed < c->nneeds[var]) { /* a rule reads this member under more chains: add them and their nodes */
         uint32_t vs = ++ct->value_serial;
@@ -705,7 +757,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, con
             ct->wanted[want[w]] = 1;
         for (uint32_t i = keyed; i < c->nneeds[var]; i++) {
             uint32_t k = needs[i].chain;
-            if (!ct->wanted[k] && rs_key_ieq(val->key, rs_str(needs[i].key, needs[i].key_len))) {
+            if (!ct->wanted[k] && sel_matches(needs[i].kind, rs_str(needs[i].key, needs[i].key_len), val->key)) {
                 ct->wanted[k] = 1;
                 ct->want[nwant++] = k;
             }
