@@ -7,7 +7,7 @@
  * one Aho-Corasick automaton; literal -> slots that need it.
  *
  * At the start of a phase, every value of those variables is transformed under the chains that some slotted
- * rule reads that value under (its variable, and its key when the rule names one member; a chain shares its
+ * rule of that phase reads that value under (its variable, and its key when the rule names one member; a chain shares its
  * prefix with others in the trie, and a transformation that cannot change a value, judged from a one-pass
  * byte profile of it, is not even called), each DISTINCT resulting string is scanned once, and when one of a
  * slot's literals occurs in a string its own chain produced from a value it reads, that string is recorded
@@ -152,20 +152,25 @@ typedef struct st_var_need_t {
     size_t key_len;
 } var_need_t;
 
-struct st_rs_cand_db_t {
-    uint64_t id;      /* unique per database: scratch sized for another one is resized */
-    int32_t *slot_of; /* per crule index: slot, or -1 when the rule always runs */
-    uint32_t nslots;
-    uint16_t *slot_chain;             /* per slot: index into chains[] */
-    const rs_op_t **slot_op;          /* per slot: the rule's operator */
-    const rs_rule_t **slot_rule;      /* per slot: the rule (its targets say which values it reads) */
-    var_need_t *needs[RS_VAR__COUNT]; /* per variable: the chains its values must be scanned under */
+/* What one phase's scan computes: per variable, the chains its values must be scanned under. */
+typedef struct st_scan_plan_t {
+    var_need_t *needs[RS_VAR__COUNT];
     uint32_t nneeds[RS_VAR__COUNT];
     /* per variable, what every value needs (needs without a key), precomputed: the chains and the nodes to
      * compute in trie order; keyed needs left in needs[] name chains beyond those */
     uint32_t *base_chains[RS_VAR__COUNT], nbase_chains[RS_VAR__COUNT];
     uint32_t *base_nodes[RS_VAR__COUNT], nbase_nodes[RS_VAR__COUNT];
-    uint32_t **chain_nodes; /* per chain: its nodes, root side first */
+} scan_plan_t;
+
+struct st_rs_cand_db_t {
+    uint64_t id;      /* unique per database: scratch sized for another one is resized */
+    int32_t *slot_of; /* per crule index: slot, or -1 when the rule always runs */
+    uint32_t nslots;
+    uint16_t *slot_chain;        /* per slot: index into chains[] */
+    const rs_op_t **slot_op;     /* per slot: the rule's operator */
+    const rs_rule_t **slot_rule; /* per slot: the rule (its targets say which values it reads) */
+    scan_plan_t plans[6];        /* per phase 1..5: what the slotted rules of that phase read */
+    uint32_t **chain_nodes;      /* per chain: its nodes, root side first */
     uint32_t *chain_depth;
     uint32_t *chains; /* distinct final tnodes of slotted rules */
     uint32_t nchains;
@@ -400,7 +405,7 @@ static int slot_reads(const rs_cand_db_t *c, uint32_t slot, int var, rs_str_t ke
     return 0;
 }
 
-static void add_need(rs_cand_db_t *c, const rs_target_t *t, uint32_t chain)
+static void add_need(scan_plan_t *c, const rs_target_t *t, uint32_t chain)
 {
     if (t->is_negated || t->is_count)
         return;
@@ -444,9 +449,9 @@ static int trigger_group(rs_cand_db_t *c, const char *name, uint32_t *group)
 }
 
 /* Splits each variable's needs into the precomputed part every value has and the keyed rest. */
-static void build_var_bases(const rs_db_t *db, rs_cand_db_t *c)
+static void build_var_bases(const rs_db_t *db, const rs_cand_db_t *cd, scan_plan_t *c)
 {
-    uint8_t *in_base = calloc(c->nchains ? c->nchains : 1, 1);
+    uint8_t *in_base = calloc(cd->nchains ? cd->nchains : 1, 1);
     uint8_t *node_in = calloc(db->ntnodes ? db->ntnodes : 1, 1);
     if (in_base == NULL || node_in == NULL)
         abort();
@@ -458,7 +463,7 @@ static void build_var_bases(const rs_db_t *db, rs_cand_db_t *c)
         c->base_nodes[var] = malloc((db->ntnodes ? db->ntnodes : 1) * sizeof(uint32_t));
         if (c->base_chains[var] == NULL || c->base_nodes[var] == NULL)
             abort();
-        memset(in_base, 0, c->nchains ? c->nchains : 1);
+        memset(in_base, 0, cd->nchains ? cd->nchains : 1);
         memset(node_in, 0, db->ntnodes ? db->ntnodes : 1);
         for (uint32_t i = 0; i < n; i++) {
             uint32_t k = c->needs[var][i].chain;
@@ -466,8 +471,8 @@ static void build_var_bases(const rs_db_t *db, rs_cand_db_t *c)
                 continue;
             in_base[k] = 1;
             c->base_chains[var][c->nbase_chains[var]++] = k;
-            for (uint32_t d = 0; d < c->chain_depth[k]; d++)
-                node_in[c->chain_nodes[k][d]] = 1;
+            for (uint32_t d = 0; d < cd->chain_depth[k]; d++)
+                node_in[cd->chain_nodes[k][d]] = 1;
         }
         for (size_t node = 1; node < db->ntnodes; node++)
             if (node_in[node])
@@ -524,8 +529,11 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
         c->slot_chain[slot] = (uint16_t)(c->chain_index[cr->tnode] - 1);
         c->slot_op[slot] = cr->rule->op;
         c->slot_rule[slot] = cr->rule;
-        for (size_t t = 0; t < cr->rule->ntargets; t++)
-            add_need(c, &cr->rule->targets[t], c->slot_chain[slot]);
+        int phase = cr->head->rule->phase;
+        for (int p = 1; p <= 5; p++)
+            if (phase == p || phase < 1 || phase > 5) /* a phase out of range: scanned in every phase */
+                for (size_t t = 0; t < cr->rule->ntargets; t++)
+                    add_need(&c->plans[p], &cr->rule->targets[t], c->slot_chain[slot]);
         for (int k = 0; k < n; k++) {
             /* fold to lower case: the automaton matches without case, a superset of any case-sensitive test */
             char *low = rs_strndup(lits[k].base, lits[k].len);
@@ -562,7 +570,8 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
         for (uint32_t n = c->chains[k], d = depth; n != 0; n = db->tnodes[n].parent)
             c->chain_nodes[k][--d] = n;
     }
-    build_var_bases(db, c);
+    for (int p = 1; p <= 5; p++)
+        build_var_bases(db, c, &c->plans[p]);
     for (size_t n = 1; n < db->ntnodes; n++) {
         const char *name = rs_transform_name(db->tnodes[n].transform);
         c->node_always[n] = !trigger_group(c, name, &c->node_group[n]);
@@ -608,11 +617,12 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->slot_chain);
     free(c->slot_op);
     free(c->slot_rule);
-    for (int v = 0; v < RS_VAR__COUNT; v++) {
-        free(c->needs[v]);
-        free(c->base_chains[v]);
-        free(c->base_nodes[v]);
-    }
+    for (int p = 0; p <= 5; p++)
+        for (int v = 0; v < RS_VAR__COUNT; v++) {
+            free(c->plans[p].needs[v]);
+            free(c->plans[p].base_chains[v]);
+            free(c->plans[p].base_nodes[v]);
+        }
     for (uint32_t k = 0; k < c->nchains; k++)
         free(c->chain_nodes[k]);
     free(c->chain_nodes);
@@ -740,22 +750,22 @@ static int same_folded(rs_str_t a, rs_str_t b)
 
 /* Scans one value: the output of every chain a slotted rule reads this value under, each distinct string
  * once. Only the transformation nodes on those chains are computed. */
-static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, const rs_val_t *val)
+static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *plan, rs_cand_tx_t *ct, const rs_val_t *val)
 {
     const rs_db_t *db = tx->db;
     int var = val->var;
-    const uint32_t *want = c->base_chains[var], *nodes = c->base_nodes[var];
-    uint32_t nwant = c->nbase_chains[var], nnodes = c->nbase_nodes[var];
-    const var_need_t *needs = c->needs[var];
+    const uint32_t *want = plan->base_chains[var], *nodes = plan->base_nodes[var];
+    uint32_t nwant = plan->nbase_chains[var], nnodes = plan->nbase_nodes[var];
+    const var_need_t *needs = plan->needs[var];
     uint32_t keyed = 0;
-    while (keyed < c->nneeds[var] && !sel_matches(needs[keyed].kind, rs_str(needs[keyed].key, needs[keyed].key_len), val->key))
+    while (keyed < plan->nneeds[var] && !sel_matches(needs[keyed].kind, rs_str(needs[keyed].key, needs[keyed].key_len), val->key))
         keyed++;
-    if (keyed < c->nneeds[var]) { /* a rule reads this member under more chains: add them and their nodes */
+    if (keyed < plan->nneeds[var]) { /* a rule reads this member under more chains: add them and their nodes */
         uint32_t vs = ++ct->value_serial;
         memcpy(ct->want, want, nwant * sizeof(uint32_t));
         for (uint32_t w = 0; w < nwant; w++)
             ct->wanted[want[w]] = 1;
-        for (uint32_t i = keyed; i < c->nneeds[var]; i++) {
+        for (uint32_t i = keyed; i < plan->nneeds[var]; i++) {
             uint32_t k = needs[i].chain;
             if (!ct->wanted[k] && sel_matches(needs[i].kind, rs_str(needs[i].key, needs[i].key_len), val->key)) {
                 ct->wanted[k] = 1;
@@ -829,11 +839,12 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, con
 void rs_cand_scan(rs_tx_t *tx, int phase)
 {
     const rs_cand_db_t *c = tx->db->cand;
-    if (c == NULL || c->nslots == 0 || c->ac == NULL || tx->trace != NULL) {
+    if (c == NULL || c->nslots == 0 || c->ac == NULL || tx->trace != NULL || phase < 1 || phase > 5) {
         if (tx->cand != NULL)
             tx->cand->valid = 0;
         return;
     }
+    const scan_plan_t *plan = &c->plans[phase]; /* only what this phase's rules read */
     rs_cand_tx_t *ct = cand_tx(tx);
     memset(ct->bits, 0, ((c->nslots + 63) / 64 + 1) * sizeof(uint64_t));
     memset(ct->hit_head, 0, c->nslots * sizeof(uint32_t));
@@ -843,15 +854,14 @@ void rs_cand_scan(rs_tx_t *tx, int phase)
     rs_crule_t whole = {.rule = &no_targets};
     whole.head = &whole;
     for (int var = 0; var < RS_VAR__COUNT; var++) {
-        if (c->nneeds[var] == 0 && c->nbase_chains[var] == 0)
+        if (plan->nneeds[var] == 0 && plan->nbase_chains[var] == 0)
             continue;
         rs_target_t t = {.var = (uint16_t)var};
         ct->nvals = 0;
         rs_tx_collect(tx, &whole, &t, &ct->vals, &ct->nvals, &ct->cap_vals);
         for (size_t i = 0; i < ct->nvals; i++)
-            scan_value(tx, c, ct, &ct->vals[i]);
+            scan_value(tx, c, plan, ct, &ct->vals[i]);
     }
-    (void)phase;
     ct->valid = 1;
 }
 
