@@ -616,8 +616,9 @@ static int exec_rx(const rs_op_t *op, rs_str_t pattern, rs_str_t value, int want
     if (want_capture) {
         for (int i = 0; i < rc; i++) {
             if (ov[2 * i] == PCRE2_UNSET || ov[2 * i + 1] < ov[2 * i])
-                continue;
-            result->captures[i] = rs_str(value.base + ov[2 * i], ov[2 * i + 1] - ov[2 * i]);
+                result->captures[i] = rs_str(NULL, 0); /* an unset group */
+            else
+                result->captures[i] = rs_str(value.base + ov[2 * i], ov[2 * i + 1] - ov[2 * i]);
         }
         result->ncaptures = rc;
     }
@@ -847,7 +848,11 @@ int rs_op_exec(const rs_op_t *op, rs_str_t expanded_param, rs_str_t value, int w
     rs_op_result_t local;
     if (result == NULL)
         result = &local;
-    memset(result, 0, sizeof(*result));
+    /* not a memset of the whole result: this runs for every rule and value, and captures[] are only read up to
+     * ncaptures (each filled or set empty when written) */
+    result->ncaptures = 0;
+    result->matched = rs_str(NULL, 0);
+    result->limit_hit = 0;
     if (value.base == NULL)
         value = rs_str("", 0);
     rs_str_t param = op->has_macro ? expanded_param : rs_str(op->param, op->param_len);
