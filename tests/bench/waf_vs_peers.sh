@@ -68,6 +68,7 @@ for mode in waf plain; do
     echo "listen: [\"127.0.0.1:$port\"]"
     echo "threads: 1"
     echo "admin: { enabled: false }"
+    echo "access_log: off" # h2o and nginx log nothing either
     echo "upstreams: { origin: { servers: [\"127.0.0.1:$port_origin\"] } }"
     echo "routes: [ { path_prefix: /, upstream: origin } ]"
     if [ "$mode" = waf ]; then
