@@ -241,15 +241,6 @@ static void canary_conf_free(void *p)
     conf_release(p);
 }
 
-static char *lowercase_dup(const char *s)
-{
-    char *d = strdup(s);
-    for (char *p = d; *p != '\0'; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    return d;
-}
-
 /* A weight as written in the config: a number of percent (5, 5.5, 0.01). */
 static int conf_percent(ep_conf_ctx_t *c, const ep_node_t *n, uint32_t *out_bp)
 {
@@ -308,7 +299,7 @@ static int read_sticky(ep_conf_ctx_t *c, service_conf_t *s, const ep_node_t *n)
     if ((cookie == NULL) == (header == NULL))
         return ep_conf_error(c, n, "sticky needs exactly one of cookie or header");
     s->sticky = cookie != NULL ? KEY_COOKIE : KEY_HEADER;
-    s->sticky_name = cookie != NULL ? strdup(cookie) : lowercase_dup(header);
+    s->sticky_name = cookie != NULL ? strdup(cookie) : rs_strdup_lower(header);
     return 0;
 }
 
@@ -324,10 +315,10 @@ static int read_override(ep_conf_ctx_t *c, service_conf_t *s, const ep_node_t *n
         return -1;
     if (header == NULL && cookie == NULL)
         return ep_conf_error(c, n, "override needs a header or a cookie (e.g. header: X-Canary)");
-    s->override_header = header != NULL ? lowercase_dup(header) : NULL;
+    s->override_header = header != NULL ? rs_strdup_lower(header) : NULL;
     s->override_cookie = cookie != NULL ? strdup(cookie) : NULL;
     s->override_token = token != NULL ? strdup(token) : NULL;
-    s->override_token_header = lowercase_dup(token_header);
+    s->override_token_header = rs_strdup_lower(token_header);
     const ep_node_t *tr = ep_node_get(n, "trusted");
     if (tr != NULL) {
         if (ep_conf_expect(c, tr, EP_NODE_SEQ, "override.trusted") != 0)
@@ -420,7 +411,7 @@ static int read_service(ep_conf_ctx_t *c, canary_global_t *g, service_conf_t *s,
             if (h->type != EP_NODE_SCALAR || h->scalar[0] == '\0' || strchr(h->scalar + 1, '*') != NULL ||
                 (h->scalar[0] == '*' && h->scalar[1] != '.'))
                 return ep_conf_error(c, h, "a service host is an exact name or '*.suffix'");
-            s->hosts[s->nhosts++] = lowercase_dup(h->scalar[0] == '*' ? h->scalar + 1 : h->scalar);
+            s->hosts[s->nhosts++] = rs_strdup_lower(h->scalar[0] == '*' ? h->scalar + 1 : h->scalar);
         }
     }
     if (read_sticky(c, s, ep_node_get(n, "sticky")) != 0 || read_override(c, s, ep_node_get(n, "override")) != 0 ||

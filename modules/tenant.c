@@ -130,15 +130,6 @@ static void tenant_conf_free(void *p)
 
 /* ---- config ------------------------------------------------------------------------------------------- */
 
-static char *lowercase_dup(const char *s)
-{
-    char *d = strdup(s);
-    for (char *p = d; *p != '\0'; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    return d;
-}
-
 static int read_hosts(ep_conf_ctx_t *c, tenant_conf_t *conf, const ep_node_t *hosts)
 {
     if (hosts == NULL)
@@ -155,7 +146,7 @@ static int read_hosts(ep_conf_ctx_t *c, tenant_conf_t *conf, const ep_node_t *ho
                 ret = ep_conf_error(c, h, "a host pattern is '*.suffix' (the label in '*' is the tenant id), or {host, tenant}");
                 continue;
             }
-            conf->wildcards[conf->nwildcards++] = lowercase_dup(h->scalar + 1);
+            conf->wildcards[conf->nwildcards++] = rs_strdup_lower(h->scalar + 1);
             continue;
         }
         static const char *const keys[] = {"host", "tenant", NULL};
@@ -169,7 +160,7 @@ static int read_hosts(ep_conf_ctx_t *c, tenant_conf_t *conf, const ep_node_t *ho
             ret = ep_conf_error(c, h, "an exact host entry needs 'host' and 'tenant'");
             continue;
         }
-        conf->exact[conf->nexact].host = lowercase_dup(host);
+        conf->exact[conf->nexact].host = rs_strdup_lower(host);
         conf->exact[conf->nexact].tenant = strdup(tenant);
         conf->nexact++;
     }
@@ -206,7 +197,7 @@ static int read_jwt(ep_conf_ctx_t *c, tenant_conf_t *conf, const ep_node_t *jwt)
     conf->jwt_claim = strdup(claim);
     conf->jwt_issuer = iss != NULL ? strdup(iss) : NULL;
     conf->jwt_audience = aud != NULL ? strdup(aud) : NULL;
-    conf->jwt_header = lowercase_dup(header);
+    conf->jwt_header = rs_strdup_lower(header);
     conf->jwt_policy = (ep_jwt_policy_t){conf->jwt_issuer, conf->jwt_audience, conf->jwt_claim, (int64_t)(leeway_ms / 1000)};
     return 0;
 }
@@ -241,7 +232,7 @@ static int read_previews(ep_conf_ctx_t *c, tenant_conf_t *conf, const ep_node_t 
                                 "the upstream template must be host:port with {n}, e.g. 127.0.0.1:{n}");
             continue;
         }
-        conf->previews[conf->npreviews].pattern = lowercase_dup(host);
+        conf->previews[conf->npreviews].pattern = rs_strdup_lower(host);
         conf->previews[conf->npreviews].upstream = strdup(tmpl);
         conf->previews[conf->npreviews].digits_only = capture == 0;
         conf->npreviews++;
@@ -314,7 +305,7 @@ static int tenant_on_config(ep_conf_ctx_t *c, const ep_node_t *node, void *gstat
         conf->shared_upstream = strdup(shared);
     }
     if (header != NULL) {
-        conf->header = lowercase_dup(header);
+        conf->header = rs_strdup_lower(header);
         conf->header_len = strlen(header);
     }
     const ep_node_t *from = ep_node_get(node, "header_from");

@@ -46,6 +46,15 @@ char *rs_strndup(const char *s, size_t len)
     return p;
 }
 
+char *rs_strdup_lower(const char *s)
+{
+    char *d = rs_strndup(s, strlen(s));
+    for (char *p = d; *p != '\0'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return d;
+}
+
 void rs_buf_reserve(rs_buf_t *b, size_t extra)
 {
     size_t need = b->len + extra + 1;

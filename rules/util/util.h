@@ -24,6 +24,7 @@ int rs_str_eq(rs_str_t a, const char *lit);  /* exact, lit is NUL-terminated */
 int rs_str_ieq(rs_str_t a, const char *lit); /* ASCII case-insensitive */
 int rs_str_ieq2(rs_str_t a, rs_str_t b);     /* ASCII case-insensitive */
 char *rs_strndup(const char *s, size_t len); /* aborts on OOM; result NUL-terminated */
+char *rs_strdup_lower(const char *s);        /* a copy with ASCII upper case folded; aborts on OOM */
 
 /** Growable byte buffer. Reused across requests it stops allocating once it reaches its high-water mark. */
 typedef struct st_rs_buf_t {
