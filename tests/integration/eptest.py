@@ -43,6 +43,16 @@ def binary():
     raise RuntimeError("edgeproxy binary not found: set EDGEPROXY")
 
 
+def sanitized():
+    """True when the edgeproxy binary is an ASan build: its allocator quarantines freed memory, so RSS says
+    nothing about leaks there (LeakSanitizer checks those at exit instead)."""
+    try:
+        out = subprocess.run(["ldd", binary()], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "libasan" in out
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     s = socket.socket()

@@ -50,7 +50,9 @@ static void test_fmt_random(void **state)
     (void)state;
     srand(7);
     for (int i = 0; i < 20000; i++) {
-        long long v = ((long long)rand() << 33) ^ ((long long)rand() << 9) ^ rand();
+        /* built in unsigned arithmetic: shifting a signed value into the sign bit is undefined */
+        unsigned long long u = ((unsigned long long)rand() << 33) ^ ((unsigned long long)rand() << 9) ^ (unsigned)rand();
+        long long v = (long long)(u & 0x7fffffffffffffffull);
         check_fmt(i % 2 ? v : -v);
         check_fmt(v % 1000);
     }
