@@ -162,8 +162,14 @@ def test_admin_api():
             assert eptest.admin(p, "GET", "/status", token="ci-token-from-file-0123456789")[0] == 200
             for _ in range(3):
                 eptest.request(p.port, "GET", "/")
-            st, h, body = eptest.admin(p, "GET", "/metrics")
-            text = body.decode()
+            # responses are counted when the request is logged, just after the client has its answer
+            def metrics():
+                st, h, body = eptest.admin(p, "GET", "/metrics")
+                text = body.decode()
+                done = ('edgeproxy_responses_total{class="2xx"} 3' in text and
+                        'edgeproxy_upstream_requests_total{upstream="web",server="%s"} 3' % o.address in text)
+                return (st, h, text) if done else None
+            st, h, text = eptest.wait_until(metrics, timeout=10, what="response counters")
             assert st == 200 and h["content-type"].startswith("text/plain"), (st, h)
             assert "edgeproxy_requests_total 3" in text, text
             assert 'edgeproxy_responses_total{class="2xx"} 3' in text
