@@ -8,6 +8,29 @@
 #include <stdint.h>
 
 /* Copies the untouched prefix found by a fast scan. */
+/* The C escape letters jsDecode and escapeSeqDecode share: \a \b \f \n \r \t \v -> the control byte, else -1. */
+static int c_escape_letter(unsigned char c)
+{
+    switch (c) {
+    case 'a':
+        return '\a';
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    case 'v':
+        return '\v';
+    default:
+        return -1;
+    }
+}
+
 static size_t copy_prefix(unsigned char *d, const unsigned char *s, size_t n)
 {
     if (n != 0)
@@ -215,32 +238,8 @@ int rs_tf_js_decode(rs_str_t in, rs_buf_t *out)
             i += 1 + j;
         } else if (i + 1 < n) {
             unsigned char c = s[i + 1];
-            switch (c) {
-            case 'a':
-                c = '\a';
-                break;
-            case 'b':
-                c = '\b';
-                break;
-            case 'f':
-                c = '\f';
-                break;
-            case 'n':
-                c = '\n';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case 't':
-                c = '\t';
-                break;
-            case 'v':
-                c = '\v';
-                break;
-            default: /* any other escaped byte stands for itself */
-                break;
-            }
-            d[o++] = c;
+            int e = c_escape_letter(c);
+            d[o++] = e >= 0 ? (unsigned char)e : c; /* any other escaped byte stands for itself */
             i += 2;
         } else {
             d[o++] = s[i++]; /* a lone trailing backslash stays */
@@ -310,38 +309,9 @@ int rs_tf_escape_seq_decode(rs_str_t in, rs_buf_t *out)
             d[o++] = s[i++];
             continue;
         }
-        int c = -1;
-        switch (s[i + 1]) {
-        case 'a':
-            c = '\a';
-            break;
-        case 'b':
-            c = '\b';
-            break;
-        case 'f':
-            c = '\f';
-            break;
-        case 'n':
-            c = '\n';
-            break;
-        case 'r':
-            c = '\r';
-            break;
-        case 't':
-            c = '\t';
-            break;
-        case 'v':
-            c = '\v';
-            break;
-        case '\\':
-        case '?':
-        case '\'':
-        case '"':
+        int c = c_escape_letter(s[i + 1]);
+        if (c < 0 && (s[i + 1] == '\\' || s[i + 1] == '?' || s[i + 1] == '\'' || s[i + 1] == '"'))
             c = s[i + 1];
-            break;
-        default:
-            break;
-        }
         if (c != -1) {
             i += 2;
         } else if (s[i + 1] == 'x' || s[i + 1] == 'X') {
