@@ -49,6 +49,12 @@ typedef struct st_ep_req_t {
     int waf_score;
     uint32_t waf_rule;
     void *waf_ctx; /* the WAF's per-request state (its transaction, kept for the response phase) */
+
+    /* set by an on_response hook that replaces the response (it has set h2o->res.status, .reason and
+     * .headers itself): the pipeline discards the upstream's body, never sending any of it, and sends
+     * response_body instead with its Content-Length (none for HEAD) */
+    int response_replaced;
+    h2o_iovec_t response_body;
 } ep_req_t;
 
 /** An admin API call as a module sees it (the core has authenticated it). */
@@ -84,7 +90,8 @@ typedef struct st_ep_module_t {
 
     /* worker thread, per request */
     ep_status_t (*on_req)(const void *conf, void *gstate, void *tstate, ep_req_t *req);
-    /* response headers are known (before they are sent): may change status/headers */
+    /* response headers are known (before they are sent): may change status/headers, or replace the whole
+     * response (ep_req_t.response_replaced) */
     void (*on_response)(const void *conf, void *gstate, void *tstate, ep_req_t *req);
     /* the response is done (never responds, never fails): metrics, rollback windows */
     void (*on_log)(const void *conf, void *gstate, void *tstate, ep_req_t *req);

@@ -2,7 +2,8 @@
 /* The `waf` module: the request path's inspection step. Each named rule set is compiled once per generation
  * (off the request path) into an rs_db_t; each request runs phases 1 and 2 of the rule set that applies to it
  * (tenant's choice, else a route policy, else the default), on a transaction taken from a per-thread pool,
- * then is blocked, logged or passed. The transaction stays with the request so phase 3 sees the response. */
+ * then is blocked, logged or passed. The transaction stays with the request so phases 3 and 4 see the
+ * response headers, and can still replace the response with the block answer before any of it is sent. */
 #include "waf.h"
 #include "waf_watch.h"
 #include "ir.h" /* rs_engine_mode_t */
@@ -74,7 +75,8 @@ static void waf_conf_free(void *p)
 static const char *const mode_names[] = {"on", "detection_only", "off", NULL};
 static const char *const limit_actions[] = {"reject", "partial", NULL};
 
-#define EXCLUSION_ID_BASE 100500
+/* generated exclusion rules: 101000-101399, outside the edge policy's 100100-100999 (conf/rules/edge-policy.conf) */
+#define EXCLUSION_ID_BASE 101000
 #define EXCLUSION_MAX     400
 
 /* Tenant ids and path prefixes go into generated rule text: keep them to characters that need no quoting. */
@@ -553,17 +555,25 @@ static ep_waf_counter_t *counter_slot(ep_waf_global_t *g, uint32_t id)
 
 enum { DISP_PASS = 0, DISP_BLOCK = 1, DISP_DETECT = 2 };
 
-static void count_verdict(ep_waf_global_t *g, const rs_verdict_t *v, int disp)
+/* Counts the matches from index `from` on and the regex limit hits above `limit_hits_before` (the response
+ * phases add to a verdict the request phases already counted). */
+static void count_matches(ep_waf_global_t *g, const rs_verdict_t *v, size_t from, unsigned limit_hits_before, int disp)
 {
     pthread_mutex_lock(&g->lock);
-    for (size_t i = 0; i < v->nmatches; i++)
+    for (size_t i = from; i < v->nmatches; i++)
         counter_slot(g, v->matches[i].rule_id)->by_disposition[disp]++;
-    g->limit_hits += v->limit_hits;
+    if (v->limit_hits > limit_hits_before)
+        g->limit_hits += v->limit_hits - limit_hits_before;
     if (disp == DISP_BLOCK)
         g->blocked++;
     else if (disp == DISP_DETECT)
         g->detected++;
     pthread_mutex_unlock(&g->lock);
+}
+
+static void count_verdict(ep_waf_global_t *g, const rs_verdict_t *v, int disp)
+{
+    count_matches(g, v, 0, 0, disp);
 }
 
 static void waf_metrics(void *gstate, const struct st_ep_generation_t *gen, rs_buf_t *out)
@@ -635,8 +645,9 @@ static void json_str(rs_buf_t *out, const char *key, const char *s, size_t len, 
     rs_buf_putc(out, '"');
 }
 
-void ep_waf_format_log(rs_buf_t *out, const ep_req_t *req, const char *ruleset, const char *disposition, const rs_verdict_t *v,
-                       size_t value_max, rs_str_t raw_request)
+/* phase: the response phase (3 or 4) that decided, 0 for the request phases (no field, as before) */
+static void format_log(rs_buf_t *out, const ep_req_t *req, const char *ruleset, const char *disposition, int phase,
+                       const rs_verdict_t *v, size_t value_max, rs_str_t raw_request)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -651,6 +662,8 @@ void ep_waf_format_log(rs_buf_t *out, const ep_req_t *req, const char *ruleset, 
         json_str(out, "tenant", req->tenant_id, strlen(req->tenant_id), 0);
     json_str(out, "ruleset", ruleset, strlen(ruleset), 0);
     json_str(out, "disposition", disposition, strlen(disposition), 0);
+    if (phase != 0)
+        rs_buf_printf(out, ",\"phase\":%d", phase);
     rs_buf_printf(out, ",\"status\":%u,\"rule\":%u,\"inbound_score\":%d,\"outbound_score\":%d", v->status, v->rule_id,
                   v->inbound_score, v->outbound_score);
     if (v->limit_hits)
@@ -678,6 +691,12 @@ void ep_waf_format_log(rs_buf_t *out, const ep_req_t *req, const char *ruleset, 
     if (raw_request.len)
         json_str(out, "request", raw_request.base, raw_request.len, CAPTURE_MAX);
     rs_buf_append(out, "}\n", 2);
+}
+
+void ep_waf_format_log(rs_buf_t *out, const ep_req_t *req, const char *ruleset, const char *disposition, const rs_verdict_t *v,
+                       size_t value_max, rs_str_t raw_request)
+{
+    format_log(out, req, ruleset, disposition, 0, v, value_max, raw_request);
 }
 
 /* ---- the request path ---------------------------------------------------------------------------------- */
@@ -753,19 +772,31 @@ static rs_str_t capture_request(rs_buf_t *raw, const rs_request_t *r)
     return (rs_str_t){raw->base, raw->len};
 }
 
-static void write_log(const ep_waf_conf_t *conf, waf_thread_t *t, const ep_req_t *req, const char *ruleset, const char *disposition,
-                      const rs_verdict_t *v, rs_str_t raw)
+static void write_log_phase(const ep_waf_conf_t *conf, waf_thread_t *t, const ep_req_t *req, const char *ruleset,
+                            const char *disposition, int phase, const rs_verdict_t *v, rs_str_t raw)
 {
     if (conf->log_fd < 0)
         return;
     rs_buf_reset(&t->line);
-    ep_waf_format_log(&t->line, req, ruleset, disposition, v, conf->log_value_max, raw);
+    format_log(&t->line, req, ruleset, disposition, phase, v, conf->log_value_max, raw);
     /* one write() per line: O_APPEND keeps lines from different threads whole */
     ssize_t w = write(conf->log_fd, t->line.base, t->line.len);
     (void)w;
 }
 
-static void send_block(const ep_waf_conf_t *conf, ep_req_t *req, int status)
+static void write_log(const ep_waf_conf_t *conf, waf_thread_t *t, const ep_req_t *req, const char *ruleset, const char *disposition,
+                      const rs_verdict_t *v, rs_str_t raw)
+{
+    write_log_phase(conf, t, req, ruleset, disposition, 0, v, raw);
+}
+
+static const char *block_reason(int status)
+{
+    return status == 403 ? "Forbidden" : status == 413 ? "Payload Too Large" : status == 400 ? "Bad Request" : "Blocked";
+}
+
+/* waf.block_body with the request id filled in, in the request's pool (NUL-terminated) */
+static h2o_iovec_t block_body(const ep_waf_conf_t *conf, ep_req_t *req)
 {
     h2o_req_t *h = req->h2o;
     const char *tpl = conf->block_body, *mark = strstr(tpl, "{request_id}");
@@ -781,12 +812,26 @@ static void send_block(const ep_waf_conf_t *conf, ep_req_t *req, int status)
             memcpy(body.base + pre, req->request_id.base, idlen);
         memcpy(body.base + pre + idlen, mark + 12, post + 1);
     }
+    return body;
+}
+
+static void send_block(const ep_waf_conf_t *conf, ep_req_t *req, int status)
+{
+    h2o_req_t *h = req->h2o;
+    h2o_iovec_t body = block_body(conf, req);
     h->res.status = status;
-    h->res.reason = status == 403 ? "Forbidden" : status == 413 ? "Payload Too Large" : status == 400 ? "Bad Request" : "Blocked";
+    h->res.reason = block_reason(status);
     h->res.content_length = body.len;
     h2o_add_header(&h->pool, &h->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, conf->block_content_type,
                    strlen(conf->block_content_type));
     h2o_send_inline(h, body.base, body.len);
+}
+
+/* The engine stopped the transaction (deny, drop or redirect). Under SecRuleEngine DetectionOnly (a rule
+ * set's mode detection_only, or the rule files' own setting) it never does: it reports would_block. */
+static int verdict_intercepts(const rs_verdict_t *v)
+{
+    return v->disposition == RS_DENY || v->disposition == RS_DROP || v->disposition == RS_REDIRECT;
 }
 
 static ep_status_t waf_on_req(const void *cp, void *gstate, void *tstate, ep_req_t *req)
@@ -844,8 +889,8 @@ static ep_status_t waf_on_req(const void *cp, void *gstate, void *tstate, ep_req
         }
         return EP_NEXT;
     }
-    int blocks = v->would_block || v->disposition == RS_DENY || v->disposition == RS_DROP || v->disposition == RS_REDIRECT;
-    if (blocks && !detection_only) {
+    int blocks = v->would_block || verdict_intercepts(v);
+    if (verdict_intercepts(v) && !detection_only) {
         req->waf_action = "block";
         count_verdict(g, v, DISP_BLOCK);
         rs_str_t raw = conf->capture_requests ? capture_request(&t->raw, &r) : (rs_str_t){NULL, 0};
@@ -874,33 +919,105 @@ static ep_status_t waf_on_req(const void *cp, void *gstate, void *tstate, ep_req
     return EP_NEXT;
 }
 
-/* Phase 3: the response headers. The proxied body is already on its way, so a match here is logged and
- * counted (as DetectionOnly) rather than turned into a block page; see README, "WAF phases". */
+/* Whether the matches from index `from` on decided a block (or would have, in DetectionOnly). */
+static int newly_decided(const rs_verdict_t *v, size_t from, int would_block_before)
+{
+    if (verdict_intercepts(v) || (v->would_block && !would_block_before))
+        return 1;
+    for (size_t i = from; i < v->nmatches; i++)
+        if (v->matches[i].disruptive)
+            return 1;
+    return 0;
+}
+
+/* A disruptive verdict of a response phase: the response is replaced by the block answer (the pipeline
+ * sends this body instead of the upstream's, none of which reaches the client). */
+static void replace_response(const ep_waf_conf_t *conf, ep_req_t *req, const rs_verdict_t *v)
+{
+    h2o_req_t *h = req->h2o;
+    int status = v->status ? v->status : 403;
+    h->res.headers = (h2o_headers_t){NULL, 0, 0}; /* none of the upstream's headers (cookies, leaks) go out */
+    h->res.mime_attr = NULL;
+    h2o_iovec_t body = {NULL, 0};
+    if (v->disposition == RS_REDIRECT && v->redirect.len != 0) {
+        h->res.status = 302;
+        h->res.reason = "Found";
+        h2o_iovec_t loc = h2o_strdup(&h->pool, v->redirect.base, v->redirect.len);
+        h2o_add_header(&h->pool, &h->res.headers, H2O_TOKEN_LOCATION, NULL, loc.base, loc.len);
+    } else if (v->disposition == RS_DROP) {
+        /* as on the request side: an empty answer and the HTTP/1 connection closed */
+        h->res.status = status;
+        h->res.reason = block_reason(status);
+        h->http1_is_persistent = 0;
+    } else {
+        body = block_body(conf, req);
+        h->res.status = status;
+        h->res.reason = block_reason(status);
+        h2o_add_header(&h->pool, &h->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, conf->block_content_type,
+                       strlen(conf->block_content_type));
+    }
+    req->response_body = body;
+    req->response_replaced = 1;
+}
+
+/* Phases 3 and 4 on the upstream's response headers, before any of the response is sent. The response body
+ * is streamed, not buffered, so phase 4 runs with an empty RESPONSE_BODY: what it adds is the outbound
+ * anomaly evaluation (CRS 959100) over the scores phase 3 set. A disruptive verdict replaces the response
+ * with the block answer; DetectionOnly logs it as "detect". */
 static void waf_on_response(const void *cp, void *gstate, void *tstate, ep_req_t *req)
 {
     const ep_waf_conf_t *conf = cp;
     waf_req_t *w = req->waf_ctx;
-    if (conf == NULL || w == NULL || w->tx == NULL || !w->have_verdict ||
-        strcmp(req->waf_action ? req->waf_action : "", "block") == 0)
+    const char *action = req->waf_action ? req->waf_action : "";
+    if (conf == NULL || w == NULL || w->tx == NULL || !w->have_verdict || strcmp(action, "block") == 0 ||
+        strcmp(action, "error") == 0)
         return;
     h2o_req_t *h = req->h2o;
     size_t n = h->res.headers.size;
-    rs_header_t *hdrs = h2o_mem_alloc_pool(&h->pool, (n ? n : 1) * sizeof(*hdrs));
+    rs_header_t *hdrs = h2o_mem_alloc_pool(&h->pool, (n + 1) * sizeof(*hdrs));
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const h2o_header_t *hd = &h->res.headers.entries[i];
-        hdrs[i] = (rs_header_t){{hd->name->base, hd->name->len}, {hd->value.base, hd->value.len}};
+        hdrs[k++] = (rs_header_t){{hd->name->base, hd->name->len}, {hd->value.base, hd->value.len}};
     }
-    rs_response_t res = {.status = h->res.status, .protocol = RS_STR("HTTP/1.1"), .headers = hdrs, .nheaders = n};
+    /* libh2o keeps the upstream's Content-Length in a field, not among the headers: put it back for the rules */
+    if (h->res.content_length != SIZE_MAX) {
+        char *cl = h2o_mem_alloc_pool(&h->pool, 24);
+        int cl_len = snprintf(cl, 24, "%zu", h->res.content_length);
+        hdrs[k++] = (rs_header_t){RS_STR("Content-Length"), {cl, (size_t)cl_len}};
+    }
+    rs_response_t res = {.status = h->res.status, .protocol = RS_STR("HTTP/1.1"), .headers = hdrs, .nheaders = k};
     size_t before = w->verdict.nmatches;
+    unsigned limit_hits_before = w->verdict.limit_hits;
+    int would_block_before = w->verdict.would_block;
     rs_tx_set_response(w->tx, &res);
     if (rs_tx_run_phase(w->tx, 3, &w->verdict) != 0)
         return;
-    if (w->verdict.nmatches > before) {
-        int blocks = w->verdict.would_block || w->verdict.disposition == RS_DENY || w->verdict.disposition == RS_DROP ||
-                     w->verdict.disposition == RS_REDIRECT; /* RS_ALLOW is not a block */
-        count_verdict(gstate, &w->verdict, blocks ? DISP_DETECT : DISP_PASS);
-        write_log(conf, tstate, req, w->ruleset->name, blocks ? "detect-response" : "pass", &w->verdict, (rs_str_t){NULL, 0});
+    int decided_in_3 = newly_decided(&w->verdict, before, would_block_before);
+    if (!verdict_intercepts(&w->verdict) && rs_tx_run_phase(w->tx, 4, &w->verdict) != 0)
+        return;
+    const rs_verdict_t *v = &w->verdict;
+    if (v->nmatches == before && !verdict_intercepts(v))
+        return;
+    int decided = newly_decided(v, before, would_block_before);
+    int phase = decided ? (decided_in_3 ? 3 : 4) : v->matches[before].phase;
+    if (verdict_intercepts(v) && !w->detection_only) {
+        req->waf_action = "block";
+        req->waf_rule = v->rule_id;
+        count_matches(gstate, v, before, limit_hits_before, DISP_BLOCK);
+        write_log_phase(conf, tstate, req, w->ruleset->name, "block", phase, v, (rs_str_t){NULL, 0});
+        replace_response(conf, req, v);
+        return;
     }
+    if (decided) {
+        req->waf_action = "detect";
+        req->waf_rule = v->rule_id;
+        count_matches(gstate, v, before, limit_hits_before, DISP_DETECT);
+        write_log_phase(conf, tstate, req, w->ruleset->name, "detect", phase, v, (rs_str_t){NULL, 0});
+        return;
+    }
+    count_matches(gstate, v, before, limit_hits_before, DISP_PASS);
+    write_log_phase(conf, tstate, req, w->ruleset->name, "pass", phase, v, (rs_str_t){NULL, 0});
 }
 
 static void waf_on_commit(void *conf, void *gstate)

@@ -2,8 +2,9 @@
 /* The single h2o handler and its filter and logger. Per request: pin the worker's generation, check limits,
  * assign the request id, run every module's on_req in registry order, then proxy to the chosen upstream with
  * h2o_req_overrides_t + h2o_reprocess_request. The filter turns libh2o's 502s into 504 (timeouts) or a retry
- * on another server (idempotent request whose connect failed), adds the request id to the response and runs
- * the on_response hooks; the logger runs the on_log hooks. */
+ * on another server (idempotent request whose connect failed), adds the request id to the response, runs
+ * the on_response hooks and, when one of them replaced the response, sends its body instead of the upstream's;
+ * the logger runs the on_log hooks. */
 #include "pipeline.h"
 
 #include <stdlib.h>
@@ -243,6 +244,34 @@ static void swallow_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs,
 {
 }
 
+/* The output stream of a replaced response (ep_req_t.response_replaced): whatever the generator sends first
+ * (the upstream's first body chunk, or the end of an empty body) is dropped and answered with the whole
+ * replacement body as the final send. The upstream body is never passed on; the generator is stopped when the
+ * request is disposed (its upstream connection is closed, not pooled, since its body was not read). */
+typedef struct st_ep_replacement_ostream_t {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+} ep_replacement_ostream_t;
+
+static void replacement_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state)
+{
+    ep_replacement_ostream_t *self = (ep_replacement_ostream_t *)_self;
+    int head = h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"));
+    h2o_ostream_send_next(&self->super, req, &self->body, head || self->body.len == 0 ? 0 : 1, H2O_SEND_STATE_FINAL);
+}
+
+static void setup_replacement(ep_pctx_t *p, h2o_req_t *req, h2o_ostream_t ***slot)
+{
+    req->res.content_length = p->r.response_body.len;
+    ssize_t te;
+    while ((te = h2o_find_header(&req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, -1)) != -1)
+        h2o_delete_header(&req->res.headers, te);
+    ep_replacement_ostream_t *os = (ep_replacement_ostream_t *)h2o_add_ostream(req, sizeof(*os), *slot);
+    os->super.do_send = replacement_send;
+    os->body = p->r.response_body;
+    *slot = &os->super.next;
+}
+
 static int errlog_is(h2o_req_t *req, size_t mark, const char *const *msgs)
 {
     if (req->error_logs.size <= mark)
@@ -299,6 +328,12 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         for (size_t i = 0; i < n && i < p->r.gen->nmodules; ++i)
             if (mods[i]->on_response != NULL)
                 mods[i]->on_response(p->r.gen->module_conf[i], ep_module_gstate(i), p->wg->tstate[i], &p->r);
+        if (p->r.response_replaced) {
+            /* the hook replaced the headers: the request id goes on the new answer too */
+            h2o_set_header_by_str(&req->pool, &req->res.headers, conf->request_id.header, strlen(conf->request_id.header), 0,
+                                  p->r.request_id.base, p->r.request_id.len, 1);
+            setup_replacement(p, req, &slot);
+        }
     }
     h2o_setup_next_ostream(req, slot);
 }
@@ -328,6 +363,11 @@ void ep_pipeline_register(h2o_pathconf_t *pathconf)
     h->on_req = on_req;
     h2o_filter_t *f = h2o_create_filter(pathconf, sizeof(*f));
     f->on_setup_ostream = on_setup_ostream;
+    /* run first, before libh2o's chunked encoder (registered with the path): a replaced response gets its
+     * Content-Length before that filter decides on chunking, and the replacement stream is the top of the
+     * stream chain, which it must be to end the response early */
+    memmove(pathconf->filters.entries + 1, pathconf->filters.entries, (pathconf->filters.size - 1) * sizeof(f));
+    pathconf->filters.entries[0] = f;
     h2o_logger_t *l = h2o_create_logger(pathconf, sizeof(*l));
     l->log_access = log_access;
 }

@@ -23,8 +23,8 @@ if os.path.exists(os.path.join(SRC, "conf/rules/edge-policy.conf")):
     DEFAULT_FILES.append(os.path.join(SRC, "conf/rules/edge-policy.conf"))
 
 
-def ruleset_yaml(name, files, mode="on", extra=""):
-    lines = ["    %s:" % name, "      mode: %s" % mode, "      paranoia_level: 1", "      files:"]
+def ruleset_yaml(name, files, mode="on", extra="", paranoia_level=1):
+    lines = ["    %s:" % name, "      mode: %s" % mode, "      paranoia_level: %d" % paranoia_level, "      files:"]
     lines += ["        - %s" % f for f in files]
     return "\n".join(lines) + "\n" + extra
 
@@ -317,9 +317,208 @@ def test_reloads_under_load_fail_no_request():
             assert rss1 < rss0 * 1.05, "memory grew more than 5%% over 90 reloads: %d -> %d KiB" % (rss0, rss1)
 
 
+# ---------------------------------------------------------------------------- response phases (3 and 4)
+
+RESPONSE_RULES = """SecRuleEngine %s
+SecRule RESPONSE_HEADERS:X-Leak "@contains secret" "id:100701,phase:3,deny,status:403,log,msg:'secret in a response header'"
+SecRule RESPONSE_STATUS "@streq 418" "id:100702,phase:3,deny,status:451,log,msg:'teapot'"
+"""
+LEAK = {"X-Origin-Add-Header": "X-Leak: top-secret-token"}
+
+
+def response_rules(p, name="resp.conf", engine="On"):
+    path = p.path(name)
+    with open(path, "w") as f:
+        f.write(RESPONSE_RULES % engine)
+    return path
+
+
+def metric(p, line_prefix):
+    st, _, body = eptest.admin(p, "GET", "/metrics")
+    assert st == 200
+    for line in body.decode().splitlines():
+        if line.startswith(line_prefix + " "):
+            return int(float(line.split()[-1]))
+    return 0
+
+
+def test_response_phase_deny_replaces_response():
+    """A phase-3 deny on the upstream's response headers answers with the block page (status, body template,
+    content type, request id) instead of the upstream's response, none of whose body is sent; keep-alive goes on."""
+    import http.client
+    with eptest.EchoOrigin("a", extra_headers={"Set-Cookie": "sid=origin"}) as o:
+        p = eptest.Proxy("", start=False)
+        try:
+            p.write_config(waf_config(o.port, ruleset_yaml("resp", [response_rules(p)]), default="resp"))
+            p.start()
+            conn = http.client.HTTPConnection("127.0.0.1", p.port, timeout=10)
+            st, h, body = eptest.request(p.port, "GET", "/first", conn=conn)
+            assert st == 200 and json.loads(body)["path"] == "/first", (st, body[:200])
+            sock = conn.sock
+            blocked_ids = []
+            cases = [("GET", {}), ("GET", {"X-Origin-Chunked": "1"}), ("GET", {"X-Origin-Pad": "300000"}),
+                     ("GET", {"X-Origin-Chunked": "1", "X-Origin-Pad": "300000"}), ("HEAD", {})]
+            for method, shape in cases:
+                before = o.requests
+                st, h, body = eptest.request(p.port, method, "/leak", headers=dict(LEAK, **shape), conn=conn)
+                assert st == 403, (method, shape, st, body[:200])
+                assert o.requests == before + 1, "the request itself was allowed and reached the origin"
+                assert "x-leak" not in h and "set-cookie" not in h, h
+                assert h["content-type"] == "application/json" and "transfer-encoding" not in h, h
+                assert h.get("connection") == "keep-alive", h
+                if method == "HEAD":
+                    assert body == b"" and int(h["content-length"]) > 0, (h, body)
+                else:
+                    assert int(h["content-length"]) == len(body), (h, len(body))
+                    assert json.loads(body) == {"error": "request blocked", "request_id": h["x-request-id"]}, body
+                blocked_ids.append(h["x-request-id"])
+                # the same connection serves the next request
+                st, h2, body2 = eptest.request(p.port, "GET", "/after", conn=conn)
+                assert st == 200 and json.loads(body2)["path"] == "/after", (st, body2[:200])
+                assert conn.sock is sock, "the connection was not kept alive after a blocked response"
+            # a response header no rule looks at passes
+            st, h, body = eptest.request(p.port, "GET", "/x", headers={"X-Origin-Add-Header": "X-Other: secret"}, conn=conn)
+            assert st == 200 and h["x-other"] == "secret", (st, h)
+            conn.close()
+            log = eptest.wait_until(lambda: [e for e in waf_log(p) if e["request_id"] in blocked_ids], what="WAF log")
+            assert len(log) == len(cases), log
+            assert all(e["disposition"] == "block" and e["phase"] == 3 and e["rule"] == 100701 for e in log), log
+            assert all(m["var"].lower().startswith("response_headers:x-leak") for e in log for m in e["matches"]), log
+
+            def blocked_access():
+                found = [e for e in p.access_log() if e.get("request_id") in blocked_ids]
+                return found if len(found) == len(cases) else None
+            acc = eptest.wait_until(blocked_access, what="access log")
+            assert all(e["waf"] == "block" and e["status"] == 403 and e["waf_rule"] == 100701 for e in acc), acc
+            assert metric(p, 'edgeproxy_waf_verdicts_total{disposition="block"}') == len(cases)
+            assert metric(p, 'edgeproxy_waf_rule_matches_total{rule="100701",disposition="block"}') == len(cases)
+        finally:
+            p.close()
+
+
+class TeapotOrigin(eptest.EchoOrigin):
+    def __init__(self):
+        super().__init__("teapot", status=418)
+
+
+def test_response_phase_rule_status_and_benign_unchanged():
+    """The rule's status is used; a response no rule matches passes byte-identical with its headers."""
+    with eptest.EchoOrigin("a", extra_headers={"X-Origin-Mark": "kept"}) as o, TeapotOrigin() as tea:
+        p = eptest.Proxy("", start=False)
+        try:
+            cfg = eptest.basic_config({"web": [o.port], "tea": [tea.port]}, extra=(
+                "routes:\n  - path_prefix: /tea/\n    upstream: tea\n"
+                "waf:\n  default_ruleset: resp\n  log: waf.log\n  rulesets:\n" +
+                ruleset_yaml("resp", [response_rules(p)])))
+            p.write_config(cfg)
+            p.start()
+            st, h, body = eptest.request(p.port, "GET", "/tea/pot")
+            assert st == 451 and json.loads(body)["request_id"] == h["x-request-id"], (st, body)
+            st, h, body = eptest.request(p.port, "GET", "/plain?q=1", headers={"X-Origin-Pad": "70000"})
+            assert st == 200 and h["x-origin-mark"] == "kept" and h["content-type"] == "application/json"
+            seen = json.loads(body)
+            assert seen["path"] == "/plain?q=1" and len(seen["pad"]) == 70000 and int(h["content-length"]) == len(body)
+            rid = h["x-request-id"]
+            e = eptest.wait_until(lambda: [x for x in p.access_log() if x["request_id"] == rid], what="access log")[0]
+            assert e["waf"] == "pass" and e["status"] == 200, e
+        finally:
+            p.close()
+
+
+def test_response_phase_detection_only_passes_and_logs():
+    """DetectionOnly, as the rule set's mode or as the rule file's SecRuleEngine: logged, not blocked."""
+    with eptest.EchoOrigin("a") as o:
+        p = eptest.Proxy("", start=False)
+        try:
+            sets = (ruleset_yaml("dmode", [response_rules(p)], mode="detection_only")
+                    + ruleset_yaml("dfile", [response_rules(p, "resp-detect.conf", engine="DetectionOnly")]))
+            routes = "  routes:\n    - path_prefix: /file/\n      ruleset: dfile\n"
+            p.write_config(waf_config(o.port, sets, default="dmode", extra_waf=routes))
+            p.start()
+            ids = []
+            for path in ("/mode/x", "/file/x"):
+                st, h, body = eptest.request(p.port, "GET", path, headers=LEAK)
+                assert st == 200 and h["x-leak"] == "top-secret-token" and json.loads(body)["path"] == path, (st, h)
+                ids.append(h["x-request-id"])
+            log = eptest.wait_until(lambda: len([e for e in waf_log(p) if e["request_id"] in ids]) == 2 and waf_log(p),
+                                    what="WAF log")
+            log = [e for e in log if e["request_id"] in ids]
+            assert all(e["disposition"] == "detect" and e["phase"] == 3 and e["rule"] == 100701 for e in log), log
+            assert sorted(e["ruleset"] for e in log) == ["dfile", "dmode"], log
+            acc = eptest.wait_until(lambda: len(p.access_log()) >= 2 and p.access_log(), what="access log")
+            assert all(e["waf"] == "detect" and e["status"] == 200 for e in acc if e["request_id"] in ids), acc
+            assert metric(p, 'edgeproxy_waf_verdicts_total{disposition="block"}') == 0
+            assert metric(p, 'edgeproxy_waf_verdicts_total{disposition="detect"}') == 2
+        finally:
+            p.close()
+
+
+def test_response_phase_crs_outbound_anomaly_blocks():
+    """CRS at paranoia level 2: an upstream 5xx scores 950100 in phase 4 and the outbound anomaly evaluation
+    (959100) blocks it when tx.outbound_anomaly_score_threshold is reached."""
+    with eptest.EchoOrigin("a", status=500) as o, eptest.EchoOrigin("b") as ok:
+        sets = ruleset_yaml("crs", DEFAULT_FILES, paranoia_level=2)
+        cfg = eptest.basic_config({"web": [o.port], "ok": [ok.port]}, extra=(
+            "routes:\n  - path_prefix: /ok/\n    upstream: ok\n"
+            "waf:\n  default_ruleset: crs\n  log: waf.log\n  rulesets:\n" + sets))
+        browser = {"Host": "www.example.com", "User-Agent": "Mozilla/5.0 (X11; Linux x86_64)", "Accept": "*/*"}
+        with eptest.Proxy(cfg) as p:
+            st, h, body = eptest.request(p.port, "GET", "/broken", headers=browser)
+            assert st == 403 and json.loads(body)["request_id"] == h["x-request-id"], (st, body[:300])
+            assert eptest.request(p.port, "GET", "/ok/fine", headers=browser)[0] == 200
+            e = eptest.wait_until(lambda: [x for x in waf_log(p) if x["request_id"] == h["x-request-id"]], what="WAF log")[0]
+            assert e["disposition"] == "block" and e["rule"] == 959100 and e["phase"] == 4, e
+            assert e["outbound_score"] >= 4 and any(m["id"] == 950100 for m in e["matches"]), e
+
+
+def test_response_block_over_http2():
+    """The same over HTTP/2 (TLS + ALPN, curl): the blocked stream gets the block page, the next request on
+    the same connection the origin's answer."""
+    import importlib
+    import shutil
+    import subprocess
+    import tempfile
+    if shutil.which("curl") is None:
+        print("curl not installed: skipped")
+        return
+    tls = importlib.import_module("12_tls_http2")
+    with eptest.EchoOrigin("a") as o:
+        d = tempfile.mkdtemp(prefix="eptest-cert-")
+        p = eptest.Proxy("", start=False)
+        try:
+            crt, key = tls.make_cert(d)
+            listen = "listen:\n  - address: 127.0.0.1:1\n    tls:\n      certificate: %s\n      key: %s\n    http2: true\n" % (
+                crt, key)
+            p.write_config(waf_config(o.port, ruleset_yaml("resp", [response_rules(p)]), default="resp", extra=listen))
+            p.start()
+            fmt = "%{http_version} %{http_code} %{size_download} %{num_connects}\\n"
+            url = "https://127.0.0.1:%d" % p.port
+            out_dir = tempfile.mkdtemp(dir=d)
+            r = subprocess.run(["curl", "-sk", "--http2", "-w", fmt, "-H", "X-Origin-Add-Header: X-Leak: secret!",
+                                "-H", "X-Origin-Pad: 200000", "-o", os.path.join(out_dir, "1"), url + "/leak",
+                                "--next", "-sk", "--http2", "-w", fmt, "-o", os.path.join(out_dir, "2"), url + "/fine"],
+                               capture_output=True, timeout=60)
+            lines = r.stdout.decode().split("\n")
+            first, second = lines[0].split(), lines[1].split()
+            with open(os.path.join(out_dir, "1"), "rb") as f:
+                blocked = f.read()
+            with open(os.path.join(out_dir, "2"), "rb") as f:
+                fine = f.read()
+            assert first[:2] == ["2", "403"] and int(first[2]) == len(blocked), (lines, blocked[:200])
+            assert json.loads(blocked)["error"] == "request blocked", blocked[:200]
+            assert second[:2] == ["2", "200"] and json.loads(fine)["path"] == "/fine", (lines, fine[:200])
+            assert second[3] == "0", "the second request did not reuse the HTTP/2 connection: %s" % lines
+        finally:
+            p.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     eptest.run([test_attacks_blocked_in_every_part, test_benign_requests_pass_byte_identical,
                 test_detection_only_passes_and_logs, test_route_rulesets_and_off, test_per_tenant_rulesets_and_exclusions,
                 test_bad_exclusions_rejected_with_positions, test_body_limit_reject_and_partial,
                 test_waf_log_metrics_and_explain, test_broken_rule_file_rejected_old_rules_keep_blocking,
-                test_rule_file_watch_goes_live_within_two_seconds, test_reloads_under_load_fail_no_request])
+                test_rule_file_watch_goes_live_within_two_seconds, test_reloads_under_load_fail_no_request,
+                test_response_phase_deny_replaces_response, test_response_phase_rule_status_and_benign_unchanged,
+                test_response_phase_detection_only_passes_and_logs, test_response_phase_crs_outbound_anomaly_blocks,
+                test_response_block_over_http2])

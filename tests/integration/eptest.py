@@ -80,7 +80,10 @@ class EchoOrigin:
     """HTTP/1.1 keep-alive origin on 127.0.0.1 answering every request with JSON:
     {"backend", "method", "path", "host", "x_forwarded_for", "x_forwarded_proto", "x_request_id", "headers", "body"}.
     delay: seconds to sleep before answering (slow origin). status: response status.
-    .requests counts requests, .connections counts accepted TCP connections."""
+    .requests counts requests, .connections counts accepted TCP connections.
+    A request can shape its own response (for response-side tests): "X-Origin-Add-Header: Name: value" adds
+    that header, "X-Origin-Pad: N" appends N bytes of padding to the JSON body ("pad" field), and
+    "X-Origin-Chunked: 1" sends the body chunked instead of with Content-Length."""
 
     def __init__(self, name="origin", delay=0.0, status=200, port=0, extra_headers=None):
         self.name, self.delay, self.status = name, delay, status
@@ -125,21 +128,43 @@ class EchoOrigin:
                     del origin.seen[:-200]
                 if origin.delay:
                     time.sleep(origin.delay)
+                pad = min(int(self.headers.get("X-Origin-Pad") or 0), 1 << 24)
+                if pad:
+                    info["pad"] = "p" * pad
                 out = json.dumps(info).encode()
+                chunked = self.headers.get("X-Origin-Chunked") == "1"
                 self.send_response(origin.status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(len(out)))
                 for k, v in origin.extra_headers.items():
                     self.send_header(k, v)
+                for added in self.headers.get_all("X-Origin-Add-Header") or []:
+                    name, _, value = added.partition(":")
+                    self.send_header(name.strip(), value.strip())
                 self.end_headers()
                 if self.command != "HEAD":
-                    self.wfile.write(out)
+                    if chunked:
+                        for i in range(0, len(out), 16384):
+                            part = out[i:i + 16384]
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                        self.wfile.write(b"0\r\n\r\n")
+                    else:
+                        self.wfile.write(out)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = _answer
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
             allow_reuse_address = True
+
+            def handle_error(self, request, client_address):
+                # the proxy may close an upstream connection mid-body (a response it replaced): not an error
+                if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                    return
+                super().handle_error(request, client_address)
 
         self.server = Server(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
