@@ -266,6 +266,33 @@ static int check_map_upstreams(ep_conf_ctx_t *c, const ep_node_t *at, tenant_con
     return ret;
 }
 
+/* Every distinct WAF rule set name the map uses must be a rule set of the config (waf.rulesets); the error
+ * points at the first use of the name in the map. */
+static int check_map_rulesets(ep_conf_ctx_t *c, tenant_conf_t *conf)
+{
+    const char *checked[64];
+    size_t nchecked = 0;
+    int ret = 0;
+    for (size_t i = 0; i < ep_tenant_map_count(conf->map); i++) {
+        const ep_tenant_t *t = ep_tenant_map_at(conf->map, i);
+        if (t->ruleset == NULL)
+            continue;
+        size_t k = 0;
+        while (k < nchecked && strcmp(checked[k], t->ruleset) != 0)
+            k++;
+        if (k < nchecked)
+            continue;
+        if (nchecked < 64)
+            checked[nchecked++] = t->ruleset;
+        if (!ep_generation_building_has_ruleset(t->ruleset)) {
+            rs_errors_add(c->errs, conf->map_path, t->line, t->ruleset_col,
+                          "tenant '%s': unknown WAF rule set '%s' (not in waf.rulesets)", t->id, t->ruleset);
+            ret = -1;
+        }
+    }
+    return ret;
+}
+
 static int tenant_on_config(ep_conf_ctx_t *c, const ep_node_t *node, void *gstate, void **out)
 {
     *out = NULL;
@@ -385,7 +412,8 @@ static int tenant_on_config(ep_conf_ctx_t *c, const ep_node_t *node, void *gstat
     }
     if ((conf->map = ep_tenant_map_load(conf->map_path, c->errs)) == NULL)
         goto fail;
-    if (check_map_upstreams(c, node, conf) != 0)
+    int upstreams_ok = check_map_upstreams(c, node, conf) == 0;
+    if (check_map_rulesets(c, conf) != 0 || !upstreams_ok)
         goto fail;
     for (size_t i = 0; i < ep_tenant_map_count(conf->map); i++) {
         const ep_tenant_t *t = ep_tenant_map_at(conf->map, i);

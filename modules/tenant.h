@@ -32,6 +32,7 @@ typedef struct st_ep_tenant_t {
     const char *service;  /* its own canary service; NULL: services match by host and path */
     const char *ruleset;  /* WAF rule set name; NULL: default */
     uint32_t line;        /* where it was defined in the map file */
+    uint16_t ruleset_col; /* column of the ruleset value on that line (for errors), 0 when none; saturates */
     char id[];            /* lowercase, NUL-terminated: ep_req_t.tenant_id points here */
 } ep_tenant_t;
 

@@ -324,8 +324,11 @@ static int read_flow_map(reader_t *r, ep_tenant_map_t *m, const char *p, const c
                 t->upstream = s;
             else if (KEY_IS("service"))
                 t->service = s;
-            else
+            else {
                 t->ruleset = s;
+                size_t col = (size_t)(val_at - r->line) + 1;
+                t->ruleset_col = (uint16_t)(col < UINT16_MAX ? col : UINT16_MAX);
+            }
         } else if (KEY_IS("pinned")) {
             int b;
             if (strcmp(val, "stable") == 0)

@@ -16,6 +16,8 @@
 
 static atomic_long alive;
 static __thread const ep_config_t *building;
+static __thread const ep_node_t *building_root; /* the document being built, during on_config */
+static __thread int building_modules;
 
 const ep_config_t *ep_generation_building(void)
 {
@@ -34,6 +36,22 @@ int ep_generation_building_has_upstream(const char *name)
 {
     /* with broken core sections there is nothing to check against, and their errors are the ones to read */
     return building == NULL || ep_config_upstream(building, name) != NULL;
+}
+
+int ep_generation_building_has_ruleset(const char *name)
+{
+    if (!building_modules)
+        return 1;
+    const ep_node_t *waf = ep_node_get(building_root, "waf");
+    if (waf == NULL)
+        return 0; /* no WAF: no rule set of any name */
+    const ep_node_t *sets = ep_node_get(waf, "rulesets");
+    if (sets == NULL || sets->type != EP_NODE_MAP)
+        return 1; /* the waf module reports that */
+    for (size_t i = 0; i < sets->count; ++i)
+        if (sets->keys[i]->type == EP_NODE_SCALAR && strcmp(sets->keys[i]->scalar, name) == 0)
+            return 1;
+    return 0;
 }
 
 struct st_ep_upstream_t *ep_generation_upstream(const ep_generation_t *gen, const char *name)
@@ -145,6 +163,8 @@ static ep_generation_t *build_from_doc(ep_doc_t *doc, const char *file, const ep
     atomic_fetch_add(&alive, 1);
     /* modules run even when the core had errors, so -t lists every problem at once */
     building = conf;
+    building_root = root;
+    building_modules = 1;
     for (size_t i = 0; i < nmods; ++i) {
         gen->nmodules = i + 1;
         if (mods[i]->on_config == NULL)
@@ -155,6 +175,8 @@ static ep_generation_t *build_from_doc(ep_doc_t *doc, const char *file, const ep
                           "module '%s' rejected its configuration", mods[i]->name);
     }
     building = NULL;
+    building_root = NULL;
+    building_modules = 0;
     gen->nmodules = nmods;
     if (errs->count != errs_before || conf == NULL) {
         if (errs->count == errs_before)

@@ -49,6 +49,10 @@ struct st_ep_upstream_t *ep_config_upstream(const ep_config_t *conf, const char 
 /** During on_config: whether the config being built defines that upstream (a module checking the names it
  *  references; upstreams of older generations do not count). */
 int ep_generation_building_has_upstream(const char *name);
+/** During on_config: whether the config being built defines that WAF rule set (a key of waf.rulesets), so a
+ *  module can check the rule set names it references before the waf module has read its section. 1 when there
+ *  is nothing to check against: outside on_config, or waf.rulesets is not a mapping (its own error). */
+int ep_generation_building_has_ruleset(const char *name);
 /** Request time: the upstream of that name in the request's generation, or NULL. */
 struct st_ep_upstream_t *ep_generation_upstream(const ep_generation_t *gen, const char *name);
 

@@ -6,6 +6,7 @@ an upstream made from the capture, GET /tenants/{id} and `edgeproxy ctl tenant w
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -43,6 +44,12 @@ canary:
       stable: multi-stable
       canary: multi-canary
       weight: 0
+waf:
+  rulesets:
+    open:
+      mode: off
+    strict:
+      mode: off
 """ % (sources, extra_tenants))
 
 
@@ -142,6 +149,55 @@ def test_map_reload_is_atomic_and_checked():
             f.write(MAP + "umbrella: {placement: single, upstream: nowhere}\n")
         st, _, body = eptest.admin(p, "POST", "/reload")
         assert st != 200 and b"unknown upstream 'nowhere'" in body, body
+
+
+BAD_RULESET_LINE = "umbrella: {placement: multi, ruleset: stritc}"
+
+
+def test_unknown_ruleset_rejected_by_check_and_reload():
+    """A tenant map naming a WAF rule set the config does not define: `edgeproxy -t` fails with the map's
+    FILE:LINE:COL of the name, and a reload with it is refused while the old map keeps serving."""
+    with eptest.EchoOrigin("multi-stable") as s, eptest.EchoOrigin("multi-canary") as c, \
+            eptest.EchoOrigin("acme-single") as a, start(s, c, a) as p:
+        map_path = p.path("tenants.yaml")
+        col = BAD_RULESET_LINE.index("stritc") + 1
+        want = "%s:5:%d: tenant 'umbrella': unknown WAF rule set 'stritc'" % (map_path, col)
+        with open(map_path, "w") as f:
+            f.write(MAP + BAD_RULESET_LINE + "\n")
+        r = subprocess.run([eptest.binary(), "-t", "-c", p.config_path], capture_output=True, text=True, timeout=60,
+                           cwd=p.dir)
+        assert r.returncode != 0 and want in r.stdout + r.stderr, (r.returncode, r.stdout, r.stderr)
+        gen = p.generation()
+        st, _, body = eptest.admin(p, "POST", "/reload")
+        ans = json.loads(body)
+        assert st != 200 and ans["reloaded"] is False and any(want in e for e in ans["errors"]), (st, ans)
+        assert p.generation() == gen
+        # the old map keeps serving: umbrella is still unknown, acme still single
+        assert eptest.request(p.port, "GET", "/", headers={"Host": "umbrella.demo.test"})[0] == 421
+        assert backend(p, "/", host="acme.demo.test")["backend"] == "acme-single"
+        # SIGHUP is refused the same way
+        p.send_signal(signal.SIGHUP)
+        eptest.wait_until(lambda: "stritc" in p.read("stderr.log"), what="the reload error in the log")
+        assert p.generation() == gen
+        # a known name loads
+        with open(map_path, "w") as f:
+            f.write(MAP + BAD_RULESET_LINE.replace("stritc", "strict") + "\n")
+        r = subprocess.run([eptest.binary(), "-t", "-c", p.config_path], capture_output=True, text=True, timeout=60,
+                           cwd=p.dir)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        p.reload("admin")
+        assert backend(p, "/", host="umbrella.demo.test")["backend"] == "multi-stable"
+        st, _, body = eptest.admin(p, "GET", "/tenants/umbrella")
+        assert st == 200 and json.loads(body)["ruleset"] == "strict", body
+    # without a waf section no rule set exists at all
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="eptest-map-") as d:
+        other_map = os.path.join(d, "other.yaml")
+        with open(other_map, "w") as f:
+            f.write("initech: {placement: multi, ruleset: nowaf}\n")
+        rc, out, _ = eptest.run_check(eptest.basic_config({"web": [1]}, extra=(
+            "tenants:\n  map: %s\n  header: X-Tenant\n  shared_upstream: web\n" % other_map)))
+    assert rc != 0 and "%s:1:38: tenant 'initech': unknown WAF rule set 'nowaf'" % other_map in out, out
 
 
 def test_preview_environments():
@@ -256,4 +312,5 @@ def test_jwt_source():
 
 if __name__ == "__main__":
     eptest.run([test_placements, test_unknown_tenant_and_default, test_map_reload_is_atomic_and_checked,
+                test_unknown_ruleset_rejected_by_check_and_reload,
                 test_preview_environments, test_admin_where, test_jwt_source])
