@@ -322,6 +322,7 @@ def test_reloads_under_load_fail_no_request():
 RESPONSE_RULES = """SecRuleEngine %s
 SecRule RESPONSE_HEADERS:X-Leak "@contains secret" "id:100701,phase:3,deny,status:403,log,msg:'secret in a response header'"
 SecRule RESPONSE_STATUS "@streq 418" "id:100702,phase:3,deny,status:451,log,msg:'teapot'"
+SecRule ARGS:probe "@streq attack" "id:100703,phase:1,deny,status:403,log,msg:'request-side probe'"
 """
 LEAK = {"X-Origin-Add-Header": "X-Leak: top-secret-token"}
 
@@ -445,10 +446,14 @@ def test_response_phase_detection_only_passes_and_logs():
             log = [e for e in log if e["request_id"] in ids]
             assert all(e["disposition"] == "detect" and e["phase"] == 3 and e["rule"] == 100701 for e in log), log
             assert sorted(e["ruleset"] for e in log) == ["dfile", "dmode"], log
+            # the request phases too: SecRuleEngine DetectionOnly in the file passes what the rule would deny
+            for path in ("/mode/probe?probe=attack", "/file/probe?probe=attack"):
+                st, h, body = eptest.request(p.port, "GET", path)
+                assert st == 200 and json.loads(body)["path"] == path, (path, st, body[:200])
             acc = eptest.wait_until(lambda: len(p.access_log()) >= 2 and p.access_log(), what="access log")
             assert all(e["waf"] == "detect" and e["status"] == 200 for e in acc if e["request_id"] in ids), acc
             assert metric(p, 'edgeproxy_waf_verdicts_total{disposition="block"}') == 0
-            assert metric(p, 'edgeproxy_waf_verdicts_total{disposition="detect"}') == 2
+            assert metric(p, 'edgeproxy_waf_verdicts_total{disposition="detect"}') == 4
         finally:
             p.close()
 
