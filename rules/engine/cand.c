@@ -144,6 +144,16 @@ static int is_fixed_var(int var)
     }
 }
 
+/* Which members of a collection a target reads, as far as this scan tells them apart: all of them, the one
+ * named (VAR:key), or those whose key starts with / contains a literal (VAR:/^literal/ and VAR:/literal/,
+ * caseless regexes). Keys are compared without case: a superset of the engine's test. */
+enum { SEL_ALL = 0, SEL_EXACT, SEL_PREFIX, SEL_SUBSTR };
+
+typedef struct st_member_sel_t {
+    int kind;
+    rs_str_t text;
+} member_sel_t;
+
 /* A chain some slotted rule reads a variable under: for every member (key NULL) or one member (its key). */
 typedef struct st_var_need_t {
     uint32_t chain;
@@ -160,6 +170,14 @@ typedef struct st_scan_plan_t {
      * compute in trie order; keyed needs left in needs[] name chains beyond those */
     uint32_t *base_chains[RS_VAR__COUNT], nbase_chains[RS_VAR__COUNT];
     uint32_t *base_nodes[RS_VAR__COUNT], nbase_nodes[RS_VAR__COUNT];
+    /* per variable, the sweep slots that read it; sweep_all[i]: it reads every member (no key test needed) */
+    uint32_t *sweeps[RS_VAR__COUNT], nsweeps[RS_VAR__COUNT];
+    uint8_t *sweep_all[RS_VAR__COUNT];
+    /* per variable, the member selections of rules that read only some members (VAR:key, VAR:/re/): a value
+     * whose key none of them selects is scanned exactly like any other such value with the same bytes, so a
+     * repeat of those bytes is skipped */
+    member_sel_t *keyed_sels[RS_VAR__COUNT];
+    uint32_t nkeyed_sels[RS_VAR__COUNT];
 } scan_plan_t;
 
 struct st_rs_cand_db_t {
@@ -169,6 +187,8 @@ struct st_rs_cand_db_t {
     uint16_t *slot_chain;        /* per slot: index into chains[] */
     const rs_op_t **slot_op;     /* per slot: the rule's operator */
     const rs_rule_t **slot_rule; /* per slot: the rule (its targets say which values it reads) */
+    uint8_t *slot_sweep;         /* per slot: SWEEP_* (how its strings are recorded) */
+    uint32_t nsweep;             /* slots without literals (stats) */
     scan_plan_t plans[6];        /* per phase 1..5: what the slotted rules of that phase read */
     uint32_t **chain_nodes;      /* per chain: its nodes, root side first */
     uint32_t *chain_depth;
@@ -188,6 +208,20 @@ struct st_rs_cand_db_t {
     uint32_t *lit_nslots;
     size_t nlits;
 };
+
+/* A distinct string content of the request. */
+typedef struct st_intern_ent_t {
+    const char *base;
+    size_t len;
+    uint64_t hash;
+    uint32_t lit_first, lit_n;
+    uint8_t lits_known;
+} intern_ent_t;
+
+/* How a slot's strings are found: by the automaton (one of its literals occurs), or every string it reads
+ * (operators with no required literal; multiMatch also records every step of its chain that changed the
+ * value). Either way the operator runs on each distinct content once, when the phase reaches the rule. */
+enum { SWEEP_NONE = 0, SWEEP_FINAL, SWEEP_STEPS };
 
 /* A string one of a slot's literals occurs in, under the slot's chain, from a value the slot reads. */
 typedef struct st_cand_hit_t {
@@ -224,7 +258,23 @@ struct st_rs_cand_tx_t {
     /* distinct strings of the value being scanned */
     rs_str_t *strs;
     uint32_t *str_serial;
+    uint32_t *str_id;
     size_t nstrs, cap_strs;
+    /* strings interned by content for the whole request (id = index): one automaton scan per distinct content,
+     * its literals kept for the next value with the same bytes */
+    intern_ent_t *ients;
+    size_t nients, cap_ients;
+    uint32_t *itab, *itab_gen; /* open addressing: entry index, valid when itab_gen == igen */
+    size_t itab_cap;
+    uint32_t igen, itx_gen; /* itx_gen: tx->gen the interned strings belong to */
+    uint32_t *ilits;        /* literal ids found, per entry a run [lit_first, lit_first + lit_n) */
+    size_t nilits, cap_ilits;
+    uint32_t *node_id; /* per tnode: intern id of its output for the value being scanned */
+    /* (slot, string id) pairs already recorded in this scan: each slot verifies a content once */
+    uint64_t *pset;
+    uint32_t *pset_gen;
+    size_t pset_cap, npset;
+    uint32_t pgen;
 };
 
 /* Literal dictionary used while building: literal text (folded) -> index, through an open-addressing table
@@ -306,7 +356,7 @@ static void lit_add_slot(lit_build_t *b, uint32_t li, uint32_t slot)
 static int rule_eligible(const rs_crule_t *cr)
 {
     const rs_rule_t *r = cr->rule;
-    if (r->kind != RS_RULE_SECRULE || r->op == NULL || cr->op_has_macro || r->multi_match || rs_op_negated(r->op))
+    if (r->kind != RS_RULE_SECRULE || r->op == NULL || cr->op_has_macro || rs_op_negated(r->op))
         return 0;
     size_t positive = 0;
     for (size_t i = 0; i < r->ntargets; i++) {
@@ -317,16 +367,6 @@ static int rule_eligible(const rs_crule_t *cr)
     }
     return positive != 0;
 }
-
-/* Which members of a collection a target reads, as far as this scan tells them apart: all of them, the one
- * named (VAR:key), or those whose key starts with / contains a literal (VAR:/^literal/ and VAR:/literal/,
- * caseless regexes). Keys are compared without case: a superset of the engine's test. */
-enum { SEL_ALL = 0, SEL_EXACT, SEL_PREFIX, SEL_SUBSTR };
-
-typedef struct st_member_sel_t {
-    int kind;
-    rs_str_t text;
-} member_sel_t;
 
 static int keyed_by_member(int var)
 {
@@ -345,7 +385,7 @@ static int keyed_by_member(int var)
 static member_sel_t member_sel_of(const rs_target_t *t)
 {
     member_sel_t sel = {SEL_ALL, {NULL, 0}};
-    if (t->key == NULL || !keyed_by_member(t->var))
+    if ((t->key == NULL && t->key_regex == NULL) || !keyed_by_member(t->var))
         return sel;
     if (t->key_regex == NULL) {
         sel.kind = SEL_EXACT;
@@ -424,6 +464,27 @@ static void add_need(scan_plan_t *c, const rs_target_t *t, uint32_t chain)
     c->nneeds[t->var] = n + 1;
 }
 
+/* Lists a sweep slot under the variable a positive target reads; all members unless a key narrows it. */
+static void add_sweep(scan_plan_t *c, const rs_target_t *t, uint32_t slot)
+{
+    if (t->is_negated || t->is_count)
+        return;
+    int all = member_sel_of(t).kind == SEL_ALL;
+    uint32_t n = c->nsweeps[t->var];
+    for (uint32_t i = 0; i < n; i++)
+        if (c->sweeps[t->var][i] == slot) {
+            c->sweep_all[t->var][i] |= (uint8_t)all;
+            return;
+        }
+    c->sweeps[t->var] = realloc(c->sweeps[t->var], (n + 1) * sizeof(uint32_t));
+    c->sweep_all[t->var] = realloc(c->sweep_all[t->var], n + 1);
+    if (c->sweeps[t->var] == NULL || c->sweep_all[t->var] == NULL)
+        abort();
+    c->sweeps[t->var][n] = slot;
+    c->sweep_all[t->var][n] = (uint8_t)all;
+    c->nsweeps[t->var] = n + 1;
+}
+
 /* The trigger set of a transformation as a group bit (numbering distinct sets as they come); 0 when it has
  * none or the sets are exhausted: then it always runs. */
 static int trigger_group(rs_cand_db_t *c, const char *name, uint32_t *group)
@@ -499,9 +560,10 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     c->slot_chain = malloc((db->ncrules ? db->ncrules : 1) * sizeof(uint16_t));
     c->slot_op = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_op));
     c->slot_rule = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_rule));
+    c->slot_sweep = malloc(db->ncrules ? db->ncrules : 1);
     c->chains = malloc((db->ntnodes ? db->ntnodes : 1) * sizeof(uint32_t));
     if (c->slot_of == NULL || c->chain_index == NULL || c->slot_chain == NULL || c->slot_op == NULL || c->slot_rule == NULL ||
-        c->chains == NULL)
+        c->slot_sweep == NULL || c->chains == NULL)
         abort();
     lit_build_t b = {0};
     for (size_t i = 0; i < db->ncrules; i++) {
@@ -511,16 +573,18 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
             continue;
         rs_str_t *lits = NULL;
         int nocase = 0;
-        int n = rs_op_required_literals(cr->rule->op, &lits, &nocase);
+        int n = cr->rule->multi_match ? -1 : rs_op_required_literals(cr->rule->op, &lits, &nocase);
         int usable = n > 0;
         for (int k = 0; k < n && usable; k++)
             usable = lits[k].len != 0;
-        if (!usable) {
+        if (!usable) { /* no literal to look for: the slot reads every string (a sweep) */
             if (n > 0)
                 rs_op_literals_free(lits, n);
-            continue;
+            n = 0;
         }
         uint32_t slot = c->nslots++;
+        c->slot_sweep[slot] = usable ? SWEEP_NONE : cr->rule->multi_match ? SWEEP_STEPS : SWEEP_FINAL;
+        c->nsweep += !usable;
         c->slot_of[i] = (int32_t)slot;
         if (c->chain_index[cr->tnode] == 0) {
             c->chains[c->nchains] = cr->tnode;
@@ -532,8 +596,11 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
         int phase = cr->head->rule->phase;
         for (int p = 1; p <= 5; p++)
             if (phase == p || phase < 1 || phase > 5) /* a phase out of range: scanned in every phase */
-                for (size_t t = 0; t < cr->rule->ntargets; t++)
+                for (size_t t = 0; t < cr->rule->ntargets; t++) {
                     add_need(&c->plans[p], &cr->rule->targets[t], c->slot_chain[slot]);
+                    if (!usable)
+                        add_sweep(&c->plans[p], &cr->rule->targets[t], slot);
+                }
         for (int k = 0; k < n; k++) {
             /* fold to lower case: the automaton matches without case, a superset of any case-sensitive test */
             char *low = rs_strndup(lits[k].base, lits[k].len);
@@ -572,6 +639,29 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     }
     for (int p = 1; p <= 5; p++)
         build_var_bases(db, c, &c->plans[p]);
+    for (size_t i = 0; i < db->ncrules; i++) { /* the member selections that make a value's key count */
+        if (c->slot_of[i] < 0)
+            continue;
+        const rs_rule_t *r = db->crules[i].rule;
+        int phase = db->crules[i].head->rule->phase;
+        for (size_t t = 0; t < r->ntargets; t++) {
+            const rs_target_t *tg = &r->targets[t];
+            member_sel_t sel = member_sel_of(tg);
+            if (tg->is_negated || tg->is_count || sel.kind == SEL_ALL)
+                continue;
+            for (int p = 1; p <= 5; p++) {
+                if (phase != p && phase >= 1 && phase <= 5)
+                    continue;
+                scan_plan_t *pl = &c->plans[p];
+                uint32_t n = pl->nkeyed_sels[tg->var];
+                pl->keyed_sels[tg->var] = realloc(pl->keyed_sels[tg->var], (n + 1) * sizeof(member_sel_t));
+                if (pl->keyed_sels[tg->var] == NULL)
+                    abort();
+                pl->keyed_sels[tg->var][n] = sel;
+                pl->nkeyed_sels[tg->var] = n + 1;
+            }
+        }
+    }
     for (size_t n = 1; n < db->ntnodes; n++) {
         const char *name = rs_transform_name(db->tnodes[n].transform);
         c->node_always[n] = !trigger_group(c, name, &c->node_group[n]);
@@ -593,10 +683,11 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     c->lit_nslots = b.nslots;
     c->nlits = b.n;
     db->stats.literals = (unsigned)b.n;
-    db->stats.prefiltered = c->nslots;
+    db->stats.prefiltered = c->nslots - c->nsweep;
     db->stats.unfiltered = 0;
     for (size_t i = 0; i < db->ncrules; i++)
-        if (c->slot_of[i] < 0 && db->crules[i].rule->kind == RS_RULE_SECRULE && db->crules[i].rule->op != NULL)
+        if ((c->slot_of[i] < 0 || c->slot_sweep[c->slot_of[i]] != SWEEP_NONE) && db->crules[i].rule->kind == RS_RULE_SECRULE &&
+            db->crules[i].rule->op != NULL)
             db->stats.unfiltered++;
     return c;
 }
@@ -617,11 +708,15 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->slot_chain);
     free(c->slot_op);
     free(c->slot_rule);
+    free(c->slot_sweep);
     for (int p = 0; p <= 5; p++)
         for (int v = 0; v < RS_VAR__COUNT; v++) {
             free(c->plans[p].needs[v]);
             free(c->plans[p].base_chains[v]);
             free(c->plans[p].base_nodes[v]);
+            free(c->plans[p].sweeps[v]);
+            free(c->plans[p].sweep_all[v]);
+            free(c->plans[p].keyed_sels[v]);
         }
     for (uint32_t k = 0; k < c->nchains; k++)
         free(c->chain_nodes[k]);
@@ -680,9 +775,148 @@ static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
     ct->nodes = grow(ct->nodes, nodes, sizeof(uint32_t));
     ct->wanted = grow(ct->wanted, nchains, 1);
     memset(ct->wanted, 0, nchains);
+    ct->node_id = grow(ct->node_id, nodes, sizeof(uint32_t));
     ct->serial = 0;
+    ct->itx_gen = 0; /* interned literal runs belong to the old automaton */
+    ct->nients = 0;
     ct->sized_for = c->id;
     return ct;
+}
+
+/* ---- interned strings ----------------------------------------------------------------------------------- */
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xC2B2AE3D27D4EB4Full);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p + i, n - i);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    return h ^ (h >> 29);
+}
+
+static void itab_grow(rs_cand_tx_t *ct)
+{
+    size_t cap = ct->itab_cap ? ct->itab_cap * 2 : 1024;
+    free(ct->itab);
+    free(ct->itab_gen);
+    ct->itab = malloc(cap * sizeof(uint32_t));
+    ct->itab_gen = calloc(cap, sizeof(uint32_t));
+    if (ct->itab == NULL || ct->itab_gen == NULL)
+        abort();
+    ct->itab_cap = cap;
+    for (size_t i = 0; i < ct->nients; i++) {
+        size_t h = ct->ients[i].hash & (cap - 1);
+        while (ct->itab_gen[h] == ct->igen)
+            h = (h + 1) & (cap - 1);
+        ct->itab_gen[h] = ct->igen;
+        ct->itab[h] = (uint32_t)i;
+    }
+}
+
+/* The id of the string's content in this request, adding it when new. */
+static uint32_t intern(rs_cand_tx_t *ct, rs_str_t str)
+{
+    if ((ct->nients + 1) * 2 > ct->itab_cap)
+        itab_grow(ct);
+    uint64_t hv = hash_bytes(str.base, str.len);
+    size_t mask = ct->itab_cap - 1, h = hv & mask;
+    for (; ct->itab_gen[h] == ct->igen; h = (h + 1) & mask) {
+        const intern_ent_t *e = &ct->ients[ct->itab[h]];
+        if (e->hash == hv && e->len == str.len && memcmp(e->base, str.base, str.len) == 0)
+            return ct->itab[h];
+    }
+    if (ct->nients == ct->cap_ients) {
+        ct->cap_ients = ct->cap_ients ? ct->cap_ients * 2 : 256;
+        ct->ients = grow(ct->ients, ct->cap_ients, sizeof(intern_ent_t));
+    }
+    ct->ients[ct->nients] = (intern_ent_t){str.base, str.len, hv, 0, 0, 0};
+    ct->itab_gen[h] = ct->igen;
+    ct->itab[h] = (uint32_t)ct->nients;
+    return (uint32_t)ct->nients++;
+}
+
+/* Starts a new request's set of interned strings (the strings live in the transaction's arena). */
+static void intern_begin(rs_cand_tx_t *ct, uint32_t tx_gen)
+{
+    if (ct->itx_gen == tx_gen && ct->nients != 0)
+        return;
+    ct->itx_gen = tx_gen;
+    ct->nients = 0;
+    ct->nilits = 0;
+    if (++ct->igen == 0) {
+        if (ct->itab_gen != NULL)
+            memset(ct->itab_gen, 0, ct->itab_cap * sizeof(uint32_t));
+        ct->igen = 1;
+    }
+}
+
+static void pset_grow(rs_cand_tx_t *ct)
+{
+    size_t old_cap = ct->pset_cap, cap = old_cap ? old_cap * 2 : 1024;
+    uint64_t *old = ct->pset;
+    uint32_t *old_gen = ct->pset_gen;
+    ct->pset = malloc(cap * sizeof(uint64_t));
+    ct->pset_gen = calloc(cap, sizeof(uint32_t));
+    if (ct->pset == NULL || ct->pset_gen == NULL)
+        abort();
+    ct->pset_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old_gen[i] == ct->pgen) {
+            size_t h = (size_t)((old[i] * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+            while (ct->pset_gen[h] == ct->pgen)
+                h = (h + 1) & (cap - 1);
+            ct->pset_gen[h] = ct->pgen;
+            ct->pset[h] = old[i];
+        }
+    free(old);
+    free(old_gen);
+}
+
+/* 1 when (slot, id) is new in this scan (and remembers it), 0 when it was recorded before. */
+static int pset_add(rs_cand_tx_t *ct, uint32_t slot, uint32_t id)
+{
+    if ((ct->npset + 1) * 2 > ct->pset_cap)
+        pset_grow(ct);
+    uint64_t key = ((uint64_t)slot << 32) | id;
+    size_t mask = ct->pset_cap - 1, h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    for (; ct->pset_gen[h] == ct->pgen; h = (h + 1) & mask)
+        if (ct->pset[h] == key)
+            return 0;
+    ct->pset_gen[h] = ct->pgen;
+    ct->pset[h] = key;
+    ct->npset++;
+    return 1;
+}
+
+static void pset_clear(rs_cand_tx_t *ct)
+{
+    ct->npset = 0;
+    if (++ct->pgen == 0) {
+        if (ct->pset_gen != NULL)
+            memset(ct->pset_gen, 0, ct->pset_cap * sizeof(uint32_t));
+        ct->pgen = 1;
+    }
+}
+
+/* Records a string for a slot (once per content), which makes the slot a candidate to verify. */
+static void record_hit(rs_cand_tx_t *ct, uint32_t slot, rs_str_t str, uint32_t id)
+{
+    if (!pset_add(ct, slot, id))
+        return;
+    if (ct->nhits == ct->cap_hits) {
+        ct->cap_hits = ct->cap_hits ? ct->cap_hits * 2 : 64;
+        ct->hits = grow(ct->hits, ct->cap_hits, sizeof(cand_hit_t));
+    }
+    ct->hits[ct->nhits] = (cand_hit_t){str, ct->hit_head[slot]};
+    ct->hit_head[slot] = (uint32_t)++ct->nhits;
+    ct->bits[slot >> 6] |= 1ull << (slot & 63);
 }
 
 typedef struct st_scan_ctx_t {
@@ -691,6 +925,7 @@ typedef struct st_scan_ctx_t {
     uint32_t serial;
     int var; /* the value the scanned string came from */
     rs_str_t key;
+    int record; /* append each literal found to ilits (a first scan of this content) */
 } scan_ctx_t;
 
 static int on_literal(void *arg, uint32_t lit, size_t end)
@@ -701,6 +936,13 @@ static int on_literal(void *arg, uint32_t lit, size_t end)
     if (ct->seen[lit] == s->serial)
         return 0;
     ct->seen[lit] = s->serial;
+    if (s->record) {
+        if (ct->nilits == ct->cap_ilits) {
+            ct->cap_ilits = ct->cap_ilits ? ct->cap_ilits * 2 : 256;
+            ct->ilits = grow(ct->ilits, ct->cap_ilits, sizeof(uint32_t));
+        }
+        ct->ilits[ct->nilits++] = lit;
+    }
     const uint32_t *slots = s->c->lit_slots[lit];
     for (uint32_t i = 0; i < s->c->lit_nslots[lit]; i++) {
         uint32_t slot = slots[i];
@@ -708,14 +950,9 @@ static int on_literal(void *arg, uint32_t lit, size_t end)
         if (ct->stamp[chain] != s->serial || ct->tried[slot] == s->serial || !slot_reads(s->c, slot, s->var, s->key))
             continue;
         ct->tried[slot] = s->serial;
-        if (ct->nhits == ct->cap_hits) {
-            ct->cap_hits = ct->cap_hits ? ct->cap_hits * 2 : 64;
-            ct->hits = grow(ct->hits, ct->cap_hits, sizeof(cand_hit_t));
-        }
         /* the chain's own output: the scanned string may differ from it in letter case */
-        ct->hits[ct->nhits] = (cand_hit_t){ct->out[s->c->chains[chain]], ct->hit_head[slot]};
-        ct->hit_head[slot] = (uint32_t)++ct->nhits;
-        ct->bits[slot >> 6] |= 1ull << (slot & 63);
+        uint32_t node = s->c->chains[chain];
+        record_hit(ct, slot, ct->out[node], ct->node_id[node]);
     }
     return 0;
 }
@@ -750,7 +987,8 @@ static int same_folded(rs_str_t a, rs_str_t b)
 
 /* Scans one value: the output of every chain a slotted rule reads this value under, each distinct string
  * once. Only the transformation nodes on those chains are computed. */
-static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *plan, rs_cand_tx_t *ct, const rs_val_t *val)
+static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *plan, rs_cand_tx_t *ct, const rs_val_t *val,
+                       uint32_t value_id)
 {
     const rs_db_t *db = tx->db;
     int var = val->var;
@@ -790,6 +1028,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
     ct->out[0] = val->value;
     ct->prof_idx[0] = 0;
     ct->profiles[0] = profile_of(c->byte_groups, val->value);
+    ct->node_id[0] = value_id != UINT32_MAX ? value_id : intern(ct, val->value);
     uint32_t nprof = 1;
     for (uint32_t ni = 0; ni < nnodes; ni++) {
         uint32_t n = nodes[ni];
@@ -798,6 +1037,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
         uint32_t prof = ct->profiles[ct->prof_idx[parent]];
         ct->out[n] = in;
         ct->prof_idx[n] = ct->prof_idx[parent];
+        ct->node_id[n] = ct->node_id[parent];
         if (!c->node_always[n] && (prof & c->node_group[n]) == 0 &&
             !(c->node_dot_end[n] && in.len != 0 && in.base[in.len - 1] == '.'))
             continue; /* cannot change this value: skip the call */
@@ -807,9 +1047,11 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
             ct->out[n] = rs_str(rs_arena_dup(&tx->arena, ct->tbuf.base ? ct->tbuf.base : "", ct->tbuf.len), ct->tbuf.len);
             ct->profiles[nprof] = profile_of(c->byte_groups, ct->out[n]);
             ct->prof_idx[n] = (uint32_t)nprof++;
+            ct->node_id[n] = intern(ct, ct->out[n]);
         }
     }
     /* group the wanted chains by the string they produced, ignoring case; scan each distinct string once */
+    uint32_t first_serial = ct->serial + 1;
     ct->nstrs = 0;
     for (uint32_t w = 0; w < nwant; w++) {
         uint32_t k = want[w];
@@ -823,23 +1065,57 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
                 ct->cap_strs = ct->cap_strs ? ct->cap_strs * 2 : 16;
                 ct->strs = grow(ct->strs, ct->cap_strs, sizeof(rs_str_t));
                 ct->str_serial = grow(ct->str_serial, ct->cap_strs, sizeof(uint32_t));
+                ct->str_id = grow(ct->str_id, ct->cap_strs, sizeof(uint32_t));
             }
             ct->strs[s] = o;
             ct->str_serial[s] = ++ct->serial;
+            ct->str_id[s] = ct->node_id[c->chains[k]];
             ct->nstrs++;
         }
         ct->stamp[k] = ct->str_serial[s];
     }
-    for (size_t s = 0; s < ct->nstrs; s++) {
-        scan_ctx_t sc = {c, ct, ct->str_serial[s], val->var, val->key};
-        rs_ac_scan(c->ac, ct->strs[s].base, ct->strs[s].len, on_literal, &sc);
+    if (c->ac != NULL)
+        for (size_t s = 0; s < ct->nstrs; s++) {
+            scan_ctx_t sc = {c, ct, ct->str_serial[s], val->var, val->key, 0};
+            uint32_t id = ct->str_id[s];
+            if (ct->ients[id].lits_known) { /* this content was scanned before: its literals again, no scan */
+                for (uint32_t l = 0; l < ct->ients[id].lit_n; l++)
+                    on_literal(&sc, ct->ilits[ct->ients[id].lit_first + l], 0);
+                continue;
+            }
+            sc.record = 1;
+            uint32_t first = (uint32_t)ct->nilits;
+            rs_ac_scan(c->ac, ct->strs[s].base, ct->strs[s].len, on_literal, &sc);
+            ct->ients[id].lit_first = first;
+            ct->ients[id].lit_n = (uint32_t)ct->nilits - first;
+            ct->ients[id].lits_known = 1;
+        }
+    /* sweep slots: every string their chain made of a value they read */
+    for (uint32_t i = 0; i < plan->nsweeps[var]; i++) {
+        uint32_t slot = plan->sweeps[var][i];
+        uint32_t chain = c->slot_chain[slot];
+        if (ct->stamp[chain] < first_serial || (!plan->sweep_all[var][i] && !slot_reads(c, slot, var, val->key)))
+            continue;
+        if (c->slot_sweep[slot] == SWEEP_STEPS) { /* multiMatch: the value and every step that changed it */
+            uint32_t prev = 0;
+            record_hit(ct, slot, ct->out[0], ct->node_id[0]);
+            for (uint32_t d = 0; d < c->chain_depth[chain]; d++) {
+                uint32_t n = c->chain_nodes[chain][d];
+                if (ct->out[n].base != ct->out[prev].base || ct->out[n].len != ct->out[prev].len)
+                    record_hit(ct, slot, ct->out[n], ct->node_id[n]);
+                prev = n;
+            }
+        } else {
+            uint32_t n = c->chains[chain];
+            record_hit(ct, slot, ct->out[n], ct->node_id[n]);
+        }
     }
 }
 
 void rs_cand_scan(rs_tx_t *tx, int phase)
 {
     const rs_cand_db_t *c = tx->db->cand;
-    if (c == NULL || c->nslots == 0 || c->ac == NULL || tx->trace != NULL || phase < 1 || phase > 5) {
+    if (c == NULL || c->nslots == 0 || tx->trace != NULL || phase < 1 || phase > 5) {
         if (tx->cand != NULL)
             tx->cand->valid = 0;
         return;
@@ -850,6 +1126,8 @@ void rs_cand_scan(rs_tx_t *tx, int phase)
     memset(ct->hit_head, 0, c->nslots * sizeof(uint32_t));
     memset(ct->verdict, VERDICT_UNKNOWN, c->nslots);
     ct->nhits = 0;
+    pset_clear(ct);
+    intern_begin(ct, tx->gen);
     static const rs_rule_t no_targets;
     rs_crule_t whole = {.rule = &no_targets};
     whole.head = &whole;
@@ -859,8 +1137,19 @@ void rs_cand_scan(rs_tx_t *tx, int phase)
         rs_target_t t = {.var = (uint16_t)var};
         ct->nvals = 0;
         rs_tx_collect(tx, &whole, &t, &ct->vals, &ct->nvals, &ct->cap_vals);
-        for (size_t i = 0; i < ct->nvals; i++)
-            scan_value(tx, c, plan, ct, &ct->vals[i]);
+        for (size_t i = 0; i < ct->nvals; i++) {
+            uint32_t id = UINT32_MAX;
+            uint32_t k = 0;
+            while (k < plan->nkeyed_sels[var] &&
+                   !sel_matches(plan->keyed_sels[var][k].kind, plan->keyed_sels[var][k].text, ct->vals[i].key))
+                k++;
+            if (k == plan->nkeyed_sels[var]) { /* no rule singles out this member: the same bytes find the same */
+                id = intern(ct, ct->vals[i].value);
+                if (!pset_add(ct, 0x80000000u | (uint32_t)var, id))
+                    continue;
+            }
+            scan_value(tx, c, plan, ct, &ct->vals[i], id);
+        }
     }
     ct->valid = 1;
 }
@@ -918,6 +1207,14 @@ void rs_cand_tx_free(rs_cand_tx_t *ct)
     free(ct->vals);
     free(ct->strs);
     free(ct->str_serial);
+    free(ct->str_id);
+    free(ct->ients);
+    free(ct->itab);
+    free(ct->itab_gen);
+    free(ct->ilits);
+    free(ct->node_id);
+    free(ct->pset);
+    free(ct->pset_gen);
     rs_buf_free(&ct->tbuf);
     free(ct);
 }
