@@ -245,9 +245,11 @@ static void swallow_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs,
 }
 
 /* The output stream of a replaced response (ep_req_t.response_replaced): whatever the generator sends first
- * (the upstream's first body chunk, or the end of an empty body) is dropped and answered with the whole
- * replacement body as the final send. The upstream body is never passed on; the generator is stopped when the
- * request is disposed (its upstream connection is closed, not pooled, since its body was not read). */
+ * (the upstream's first body chunk, the end of an empty body, or an upstream error) is dropped and answered
+ * with the whole replacement body as the final send. The upstream body is never passed on; the generator is
+ * stopped when the request is disposed (its upstream connection is closed, not pooled, since its body was not
+ * read). libh2o offers no public way to end a response before the generator's first send, so the answer
+ * leaves when the upstream's first body bytes (or its end, or the io timeout) arrive. */
 typedef struct st_ep_replacement_ostream_t {
     h2o_ostream_t super;
     h2o_iovec_t body;
@@ -260,6 +262,9 @@ static void replacement_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *
     h2o_ostream_send_next(&self->super, req, &self->body, head || self->body.len == 0 ? 0 : 1, H2O_SEND_STATE_FINAL);
 }
 
+/* libh2o 2.2.5 prepends filters (h2o_create_filter), so this one, registered after the path's chunked encoder,
+ * runs first: the replacement stream goes to the top of the chain (required to end the response with our
+ * final send), and the chunked encoder, set up after us, sees the replacement's Content-Length. */
 static void setup_replacement(ep_pctx_t *p, h2o_req_t *req, h2o_ostream_t ***slot)
 {
     req->res.content_length = p->r.response_body.len;
@@ -363,11 +368,6 @@ void ep_pipeline_register(h2o_pathconf_t *pathconf)
     h->on_req = on_req;
     h2o_filter_t *f = h2o_create_filter(pathconf, sizeof(*f));
     f->on_setup_ostream = on_setup_ostream;
-    /* run first, before libh2o's chunked encoder (registered with the path): a replaced response gets its
-     * Content-Length before that filter decides on chunking, and the replacement stream is the top of the
-     * stream chain, which it must be to end the response early */
-    memmove(pathconf->filters.entries + 1, pathconf->filters.entries, (pathconf->filters.size - 1) * sizeof(f));
-    pathconf->filters.entries[0] = f;
     h2o_logger_t *l = h2o_create_logger(pathconf, sizeof(*l));
     l->log_access = log_access;
 }

@@ -419,6 +419,15 @@ def test_response_phase_rule_status_and_benign_unchanged():
             assert st == 200 and h["x-origin-mark"] == "kept" and h["content-type"] == "application/json"
             seen = json.loads(body)
             assert seen["path"] == "/plain?q=1" and len(seen["pad"]) == 70000 and int(h["content-length"]) == len(body)
+            # a chunked upstream response stays chunked and the connection stays usable
+            import http.client
+            conn = http.client.HTTPConnection("127.0.0.1", p.port, timeout=10)
+            for i in range(3):
+                st, h, body = eptest.request(p.port, "GET", "/chunked/%d" % i, conn=conn,
+                                             headers={"X-Origin-Chunked": "1", "X-Origin-Pad": "40000"})
+                assert st == 200 and h.get("transfer-encoding") == "chunked" and h["connection"] == "keep-alive", h
+                assert json.loads(body)["path"] == "/chunked/%d" % i and len(json.loads(body)["pad"]) == 40000
+            conn.close()
             rid = h["x-request-id"]
             e = eptest.wait_until(lambda: [x for x in p.access_log() if x["request_id"] == rid], what="access log")[0]
             assert e["waf"] == "pass" and e["status"] == 200, e
