@@ -192,9 +192,19 @@ static void append_path(json_parser_t *jp, int with_path)
             json_frame_t f = frame_at(jp, off);
             memcpy(b->base + b->len, b->base + off + sizeof(f), f.name_len);
             b->len += f.name_len;
-            if (f.is_array)
-                b->len += (size_t)sprintf(b->base + b->len, ".array_%zu", f.counter);
-            else
+            if (f.is_array) { /* ".array_<counter>": formatted by hand, as this runs for every array element */
+                memcpy(b->base + b->len, ".array_", 7);
+                b->len += 7;
+                char digits[24];
+                size_t nd = 0;
+                size_t v = f.counter;
+                do {
+                    digits[nd++] = (char)('0' + v % 10);
+                    v /= 10;
+                } while (v != 0);
+                while (nd > 0)
+                    b->base[b->len++] = digits[--nd];
+            } else
                 b->base[b->len++] = '.';
             off += sizeof(f) + f.name_len;
         }

@@ -154,6 +154,8 @@ typedef struct st_member_sel_t {
     rs_str_t text;
 } member_sel_t;
 
+#define RS_VAR_WORDS ((RS_VAR__COUNT + 63) / 64)
+
 /* A chain some slotted rule reads a variable under: for every member (key NULL) or one member (its key). */
 typedef struct st_var_need_t {
     uint32_t chain;
@@ -188,9 +190,12 @@ struct st_rs_cand_db_t {
     const rs_op_t **slot_op;     /* per slot: the rule's operator */
     const rs_rule_t **slot_rule; /* per slot: the rule (its targets say which values it reads) */
     uint8_t *slot_sweep;         /* per slot: SWEEP_* (how its strings are recorded) */
-    uint32_t nsweep;             /* slots without literals (stats) */
-    scan_plan_t plans[6];        /* per phase 1..5: what the slotted rules of that phase read */
-    uint32_t **chain_nodes;      /* per chain: its nodes, root side first */
+    /* per slot, bit per variable: it reads every member of it / some members (keys to test) */
+    uint64_t (*slot_reads_all)[RS_VAR_WORDS];
+    uint64_t (*slot_reads_some)[RS_VAR_WORDS];
+    uint32_t nsweep;        /* slots without literals (stats) */
+    scan_plan_t plans[6];   /* per phase 1..5: what the slotted rules of that phase read */
+    uint32_t **chain_nodes; /* per chain: its nodes, root side first */
     uint32_t *chain_depth;
     uint32_t *chains; /* distinct final tnodes of slotted rules */
     uint32_t nchains;
@@ -438,6 +443,11 @@ static int target_reads(const rs_target_t *t, int var, rs_str_t key)
 
 static int slot_reads(const rs_cand_db_t *c, uint32_t slot, int var, rs_str_t key)
 {
+    uint64_t bit = 1ull << (var & 63);
+    if (c->slot_reads_all[slot][var >> 6] & bit)
+        return 1;
+    if (!(c->slot_reads_some[slot][var >> 6] & bit))
+        return 0;
     const rs_rule_t *r = c->slot_rule[slot];
     for (size_t i = 0; i < r->ntargets; i++)
         if (target_reads(&r->targets[i], var, key))
@@ -561,9 +571,11 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     c->slot_op = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_op));
     c->slot_rule = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_rule));
     c->slot_sweep = malloc(db->ncrules ? db->ncrules : 1);
+    c->slot_reads_all = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_reads_all));
+    c->slot_reads_some = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_reads_some));
     c->chains = malloc((db->ntnodes ? db->ntnodes : 1) * sizeof(uint32_t));
     if (c->slot_of == NULL || c->chain_index == NULL || c->slot_chain == NULL || c->slot_op == NULL || c->slot_rule == NULL ||
-        c->slot_sweep == NULL || c->chains == NULL)
+        c->slot_sweep == NULL || c->slot_reads_all == NULL || c->slot_reads_some == NULL || c->chains == NULL)
         abort();
     lit_build_t b = {0};
     for (size_t i = 0; i < db->ncrules; i++) {
@@ -593,6 +605,15 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
         c->slot_chain[slot] = (uint16_t)(c->chain_index[cr->tnode] - 1);
         c->slot_op[slot] = cr->rule->op;
         c->slot_rule[slot] = cr->rule;
+        memset(c->slot_reads_all[slot], 0, sizeof(c->slot_reads_all[slot]));
+        memset(c->slot_reads_some[slot], 0, sizeof(c->slot_reads_some[slot]));
+        for (size_t t = 0; t < cr->rule->ntargets; t++) {
+            const rs_target_t *tg = &cr->rule->targets[t];
+            if (tg->is_negated || tg->is_count)
+                continue;
+            uint64_t(*bits)[RS_VAR_WORDS] = member_sel_of(tg).kind == SEL_ALL ? c->slot_reads_all : c->slot_reads_some;
+            bits[slot][tg->var >> 6] |= 1ull << (tg->var & 63);
+        }
         int phase = cr->head->rule->phase;
         for (int p = 1; p <= 5; p++)
             if (phase == p || phase < 1 || phase > 5) /* a phase out of range: scanned in every phase */
@@ -709,6 +730,8 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->slot_op);
     free(c->slot_rule);
     free(c->slot_sweep);
+    free(c->slot_reads_all);
+    free(c->slot_reads_some);
     for (int p = 0; p <= 5; p++)
         for (int v = 0; v < RS_VAR__COUNT; v++) {
             free(c->plans[p].needs[v]);

@@ -232,6 +232,11 @@ struct st_rs_tx_t {
     uint32_t v3order_gen[RS_VAR__COUNT];
     uint32_t v3order_version[RS_VAR__COUNT]; /* coll_version the order was computed at */
     uint32_t coll_version[RS_VAR__COUNT];    /* bumped when a key is added to or removed from coll[var] */
+    /* TX keys -> member index + 1 (open addressing, keys folded to lower case): CRS reads and sets ~100 TX
+     * keys by name per request; valid while txidx_gen == gen and txidx_version == coll_version[RS_VAR_TX] */
+    uint32_t *txidx;
+    size_t txidx_cap;
+    uint32_t txidx_gen, txidx_version;
 
     rs_trace_fn trace;
     void *trace_ctx;
@@ -246,6 +251,8 @@ rs_str_t rs_tx_expand(rs_tx_t *tx, const rs_macro_t *m);
 void rs_tx_set_scalar(rs_tx_t *tx, int var, const char *s, size_t n);
 void rs_tx_set_scalar_num(rs_tx_t *tx, int var, long long v);
 rs_kvlist_t *rs_tx_coll(rs_tx_t *tx, int var);
+/** Index of TX's member with this key (ASCII case ignored), or -1. */
+long rs_tx_find_tx(rs_tx_t *tx, rs_str_t key);
 void rs_tx_coll_set(rs_tx_t *tx, int var, rs_str_t key, rs_str_t value); /* TX and persistent: set or replace */
 void rs_tx_coll_del(rs_tx_t *tx, int var, rs_str_t key);
 

@@ -112,6 +112,7 @@ void rs_tx_free(rs_tx_t *tx)
     free(tx->tindex);
     free(tx->tindex_gen);
     free(tx->vals);
+    free(tx->txidx);
     free(tx);
 }
 

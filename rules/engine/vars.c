@@ -188,6 +188,12 @@ int rs_tx_first_value(rs_tx_t *tx, int var, const char *key, size_t key_len, rs_
             return 0;
         return rs_store_get(var, tx->coll_key[var], k, &tx->arena, out);
     }
+    if (var == RS_VAR_TX && key != NULL) {
+        long i = rs_tx_find_tx(tx, k);
+        if (i >= 0)
+            *out = tx->coll[RS_VAR_TX].items[i].value;
+        return i >= 0;
+    }
     int base = names_of(var);
     const rs_kvlist_t *l = base >= 0 ? (base == RS_VAR_MATCHED_VARS ? &tx->matched_vars : &tx->coll[base])
                                      : (var == RS_VAR_MATCHED_VARS ? &tx->matched_vars : &tx->coll[var]);
@@ -530,6 +536,17 @@ void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_v
             push_val(vals, nvals, cap, var, rs_str(t->key, t->key_len), v);
         return;
     }
+    if (var == RS_VAR_TX && t->key != NULL && t->key_regex == NULL) {
+        /* TX holds each key once (rs_tx_coll_set replaces): TX:key is one indexed lookup */
+        rs_str_t k = rs_str(t->key, t->key_len);
+        long i = rs_tx_find_tx(tx, k);
+        if (t->is_count) {
+            push_val(vals, nvals, cap, var, k, fmt_num(tx, i >= 0));
+            (*vals)[*nvals - 1].whole = 0;
+        } else if (i >= 0 && !excluded(tx, r, var, tx->coll[RS_VAR_TX].items[i].key))
+            push_val(vals, nvals, cap, var, tx->coll[RS_VAR_TX].items[i].key, tx->coll[RS_VAR_TX].items[i].value);
+        return;
+    }
     int base = names_of(var);
     rs_kvlist_t scratch = {0};
     const rs_kvlist_t *l = members(tx, base >= 0 ? base : var, &scratch);
@@ -566,6 +583,62 @@ void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_v
 
 /* ---- setvar targets --------------------------------------------------------------------------------- */
 
+/* Hash of a TX key without case from its length and four of its bytes: cheap for the names CRS uses, which
+ * differ in length or at the ends (anomaly_score_pl1 / _pl2); equal hashes are told apart by comparing. */
+static size_t fold_hash(rs_str_t key)
+{
+    if (key.len == 0)
+        return 0;
+    const unsigned char *p = (const unsigned char *)key.base;
+    size_t n = key.len;
+    uint32_t a = p[0] | 0x20, b = p[n - 1] | 0x20, c = p[n / 2] | 0x20, d = p[n / 3] | 0x20;
+    uint64_t h = ((uint64_t)n << 32) ^ (a << 24) ^ (b << 16) ^ (c << 8) ^ d;
+    h *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 29);
+}
+
+static void txidx_put(rs_tx_t *tx, size_t member)
+{
+    size_t mask = tx->txidx_cap - 1, h = fold_hash(tx->coll[RS_VAR_TX].items[member].key) & mask;
+    while (tx->txidx[h] != 0)
+        h = (h + 1) & mask;
+    tx->txidx[h] = (uint32_t)member + 1;
+}
+
+/* (Re)builds the TX index when it is stale (another request, or a key was removed). */
+static void txidx_sync(rs_tx_t *tx)
+{
+    const rs_kvlist_t *l = &tx->coll[RS_VAR_TX];
+    if (tx->txidx_gen == tx->gen && tx->txidx_version == tx->coll_version[RS_VAR_TX] && tx->txidx != NULL)
+        return;
+    size_t cap = tx->txidx_cap ? tx->txidx_cap : 256;
+    while (cap < l->n * 2 + 2)
+        cap *= 2;
+    if (cap != tx->txidx_cap) {
+        free(tx->txidx);
+        tx->txidx = malloc(cap * sizeof(uint32_t));
+        if (tx->txidx == NULL)
+            abort();
+        tx->txidx_cap = cap;
+    }
+    memset(tx->txidx, 0, cap * sizeof(uint32_t));
+    for (size_t i = 0; i < l->n; i++)
+        txidx_put(tx, i);
+    tx->txidx_gen = tx->gen;
+    tx->txidx_version = tx->coll_version[RS_VAR_TX];
+}
+
+long rs_tx_find_tx(rs_tx_t *tx, rs_str_t key)
+{
+    txidx_sync(tx);
+    const rs_kvlist_t *l = &tx->coll[RS_VAR_TX];
+    size_t mask = tx->txidx_cap - 1, h = fold_hash(key) & mask;
+    for (; tx->txidx[h] != 0; h = (h + 1) & mask)
+        if (rs_key_ieq(l->items[tx->txidx[h] - 1].key, key))
+            return (long)tx->txidx[h] - 1;
+    return -1;
+}
+
 void rs_tx_coll_set(rs_tx_t *tx, int var, rs_str_t key, rs_str_t value)
 {
     if (is_persistent_store(var)) {
@@ -574,6 +647,20 @@ void rs_tx_coll_set(rs_tx_t *tx, int var, rs_str_t key, rs_str_t value)
     }
     rs_kvlist_t *l = &tx->coll[var];
     rs_str_t v = rs_str(rs_arena_dup(&tx->arena, value.base, value.len), value.len);
+    if (var == RS_VAR_TX) {
+        long i = rs_tx_find_tx(tx, key);
+        if (i >= 0) {
+            l->items[i].value = v;
+            return;
+        }
+        rs_kvlist_push(l, rs_str(rs_arena_dup(&tx->arena, key.base, key.len), key.len), v);
+        tx->coll_version[var]++;
+        if (l->n * 2 + 2 <= tx->txidx_cap) { /* keep the index in step; a full one is rebuilt larger */
+            txidx_put(tx, l->n - 1);
+            tx->txidx_version = tx->coll_version[var];
+        }
+        return;
+    }
     for (size_t i = 0; i < l->n; i++)
         if (rs_key_ieq(l->items[i].key, key)) {
             l->items[i].value = v;
