@@ -155,6 +155,7 @@ typedef struct st_member_sel_t {
 } member_sel_t;
 
 #define RS_VAR_WORDS ((RS_VAR__COUNT + 63) / 64)
+#define RS_MAX_STEPS 16 /* multiMatch chains up to this many steps get a literal slot per step */
 
 /* A chain some slotted rule reads a variable under: for every member (key NULL) or one member (its key). */
 typedef struct st_var_need_t {
@@ -183,8 +184,10 @@ typedef struct st_scan_plan_t {
 } scan_plan_t;
 
 struct st_rs_cand_db_t {
-    uint64_t id;      /* unique per database: scratch sized for another one is resized */
-    int32_t *slot_of; /* per crule index: slot, or -1 when the rule always runs */
+    uint64_t id;         /* unique per database: scratch sized for another one is resized */
+    int32_t *slot_of;    /* per crule index: its first slot, or -1 when the rule always runs */
+    uint8_t *slot_count; /* per crule index: its slots (one per chain step for multiMatch with literals) */
+    uint32_t nfiltered;  /* rules whose slots have literals (stats) */
     uint32_t nslots;
     uint16_t *slot_chain;        /* per slot: index into chains[] */
     const rs_op_t **slot_op;     /* per slot: the rule's operator */
@@ -565,27 +568,33 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     if (c == NULL)
         abort();
     c->id = atomic_fetch_add(&next_id, 1);
-    c->slot_of = malloc(db->ncrules * sizeof(int32_t));
+    c->slot_of = malloc((db->ncrules ? db->ncrules : 1) * sizeof(int32_t));
+    c->slot_count = malloc(db->ncrules ? db->ncrules : 1);
+    size_t max_slots = 1; /* a multiMatch rule may take one slot per step of its chain */
+    for (size_t i = 0; i < db->ncrules; i++)
+        max_slots += db->crules[i].rule->multi_match ? RS_MAX_STEPS : 1;
     c->chain_index = calloc(db->ntnodes, sizeof(uint32_t));
-    c->slot_chain = malloc((db->ncrules ? db->ncrules : 1) * sizeof(uint16_t));
-    c->slot_op = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_op));
-    c->slot_rule = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_rule));
-    c->slot_sweep = malloc(db->ncrules ? db->ncrules : 1);
-    c->slot_reads_all = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_reads_all));
-    c->slot_reads_some = malloc((db->ncrules ? db->ncrules : 1) * sizeof(*c->slot_reads_some));
+    c->slot_chain = malloc(max_slots * sizeof(uint16_t));
+    c->slot_op = malloc(max_slots * sizeof(*c->slot_op));
+    c->slot_rule = malloc(max_slots * sizeof(*c->slot_rule));
+    c->slot_sweep = malloc(max_slots);
+    c->slot_reads_all = malloc(max_slots * sizeof(*c->slot_reads_all));
+    c->slot_reads_some = malloc(max_slots * sizeof(*c->slot_reads_some));
     c->chains = malloc((db->ntnodes ? db->ntnodes : 1) * sizeof(uint32_t));
-    if (c->slot_of == NULL || c->chain_index == NULL || c->slot_chain == NULL || c->slot_op == NULL || c->slot_rule == NULL ||
-        c->slot_sweep == NULL || c->slot_reads_all == NULL || c->slot_reads_some == NULL || c->chains == NULL)
+    if (c->slot_of == NULL || c->slot_count == NULL || c->chain_index == NULL || c->slot_chain == NULL || c->slot_op == NULL ||
+        c->slot_rule == NULL || c->slot_sweep == NULL || c->slot_reads_all == NULL || c->slot_reads_some == NULL ||
+        c->chains == NULL)
         abort();
     lit_build_t b = {0};
     for (size_t i = 0; i < db->ncrules; i++) {
         rs_crule_t *cr = &db->crules[i];
         c->slot_of[i] = -1;
+        c->slot_count[i] = 0;
         if (!rule_eligible(cr))
             continue;
         rs_str_t *lits = NULL;
         int nocase = 0;
-        int n = cr->rule->multi_match ? -1 : rs_op_required_literals(cr->rule->op, &lits, &nocase);
+        int n = rs_op_required_literals(cr->rule->op, &lits, &nocase);
         int usable = n > 0;
         for (int k = 0; k < n && usable; k++)
             usable = lits[k].len != 0;
@@ -594,43 +603,66 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
                 rs_op_literals_free(lits, n);
             n = 0;
         }
-        uint32_t slot = c->nslots++;
-        c->slot_sweep[slot] = usable ? SWEEP_NONE : cr->rule->multi_match ? SWEEP_STEPS : SWEEP_FINAL;
-        c->nsweep += !usable;
-        c->slot_of[i] = (int32_t)slot;
-        if (c->chain_index[cr->tnode] == 0) {
-            c->chains[c->nchains] = cr->tnode;
-            c->chain_index[cr->tnode] = ++c->nchains;
+        /* multiMatch tests the value and the output of every step of its chain: with literals, one slot per
+         * step (each step's output is scanned as a chain of its own); without, one sweep of all steps */
+        uint32_t steps[RS_MAX_STEPS];
+        uint32_t nsteps = 0;
+        if (usable && cr->rule->multi_match) {
+            uint32_t depth = db->tnodes[cr->tnode].depth;
+            if (depth + 1 > RS_MAX_STEPS) { /* longer than any real chain: sweep instead */
+                rs_op_literals_free(lits, n);
+                n = 0;
+                usable = 0;
+            } else {
+                nsteps = depth + 1;
+                for (uint32_t node = cr->tnode, d = depth; d > 0; node = db->tnodes[node].parent)
+                    steps[d--] = node;
+                steps[0] = 0;
+            }
         }
-        c->slot_chain[slot] = (uint16_t)(c->chain_index[cr->tnode] - 1);
-        c->slot_op[slot] = cr->rule->op;
-        c->slot_rule[slot] = cr->rule;
-        memset(c->slot_reads_all[slot], 0, sizeof(c->slot_reads_all[slot]));
-        memset(c->slot_reads_some[slot], 0, sizeof(c->slot_reads_some[slot]));
-        for (size_t t = 0; t < cr->rule->ntargets; t++) {
-            const rs_target_t *tg = &cr->rule->targets[t];
-            if (tg->is_negated || tg->is_count)
-                continue;
-            uint64_t(*bits)[RS_VAR_WORDS] = member_sel_of(tg).kind == SEL_ALL ? c->slot_reads_all : c->slot_reads_some;
-            bits[slot][tg->var >> 6] |= 1ull << (tg->var & 63);
+        if (nsteps == 0)
+            steps[nsteps++] = cr->tnode;
+        c->slot_of[i] = (int32_t)c->nslots;
+        c->slot_count[i] = (uint8_t)nsteps;
+        for (uint32_t st = 0; st < nsteps; st++) {
+            uint32_t slot = c->nslots++, tnode = steps[st];
+            c->slot_sweep[slot] = usable ? SWEEP_NONE : cr->rule->multi_match ? SWEEP_STEPS : SWEEP_FINAL;
+            c->nsweep += !usable;
+            if (c->chain_index[tnode] == 0) {
+                c->chains[c->nchains] = tnode;
+                c->chain_index[tnode] = ++c->nchains;
+            }
+            c->slot_chain[slot] = (uint16_t)(c->chain_index[tnode] - 1);
+            c->slot_op[slot] = cr->rule->op;
+            c->slot_rule[slot] = cr->rule;
+            memset(c->slot_reads_all[slot], 0, sizeof(c->slot_reads_all[slot]));
+            memset(c->slot_reads_some[slot], 0, sizeof(c->slot_reads_some[slot]));
+            for (size_t t = 0; t < cr->rule->ntargets; t++) {
+                const rs_target_t *tg = &cr->rule->targets[t];
+                if (tg->is_negated || tg->is_count)
+                    continue;
+                uint64_t(*bits)[RS_VAR_WORDS] = member_sel_of(tg).kind == SEL_ALL ? c->slot_reads_all : c->slot_reads_some;
+                bits[slot][tg->var >> 6] |= 1ull << (tg->var & 63);
+            }
+            int phase = cr->head->rule->phase;
+            for (int p = 1; p <= 5; p++)
+                if (phase == p || phase < 1 || phase > 5) /* a phase out of range: scanned in every phase */
+                    for (size_t t = 0; t < cr->rule->ntargets; t++) {
+                        add_need(&c->plans[p], &cr->rule->targets[t], c->slot_chain[slot]);
+                        if (!usable)
+                            add_sweep(&c->plans[p], &cr->rule->targets[t], slot);
+                    }
+            for (int k = 0; k < n; k++) {
+                /* fold to lower case: the automaton matches without case, a superset of any case-sensitive test */
+                char *low = rs_strndup(lits[k].base, lits[k].len);
+                for (size_t j = 0; j < lits[k].len; j++)
+                    if (low[j] >= 'A' && low[j] <= 'Z')
+                        low[j] = (char)(low[j] - 'A' + 'a');
+                lit_add_slot(&b, lit_index(&b, rs_str(low, lits[k].len)), slot);
+                free(low);
+            }
         }
-        int phase = cr->head->rule->phase;
-        for (int p = 1; p <= 5; p++)
-            if (phase == p || phase < 1 || phase > 5) /* a phase out of range: scanned in every phase */
-                for (size_t t = 0; t < cr->rule->ntargets; t++) {
-                    add_need(&c->plans[p], &cr->rule->targets[t], c->slot_chain[slot]);
-                    if (!usable)
-                        add_sweep(&c->plans[p], &cr->rule->targets[t], slot);
-                }
-        for (int k = 0; k < n; k++) {
-            /* fold to lower case: the automaton matches without case, a superset of any case-sensitive test */
-            char *low = rs_strndup(lits[k].base, lits[k].len);
-            for (size_t j = 0; j < lits[k].len; j++)
-                if (low[j] >= 'A' && low[j] <= 'Z')
-                    low[j] = (char)(low[j] - 'A' + 'a');
-            lit_add_slot(&b, lit_index(&b, rs_str(low, lits[k].len)), slot);
-            free(low);
-        }
+        c->nfiltered += usable;
         rs_op_literals_free(lits, n);
     }
     /* the transformation nodes that must be computed: every needed chain and its ancestors */
@@ -704,7 +736,7 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     c->lit_nslots = b.nslots;
     c->nlits = b.n;
     db->stats.literals = (unsigned)b.n;
-    db->stats.prefiltered = c->nslots - c->nsweep;
+    db->stats.prefiltered = c->nfiltered;
     db->stats.unfiltered = 0;
     for (size_t i = 0; i < db->ncrules; i++)
         if ((c->slot_of[i] < 0 || c->slot_sweep[c->slot_of[i]] != SWEEP_NONE) && db->crules[i].rule->kind == RS_RULE_SECRULE &&
@@ -726,6 +758,7 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->lit_slots);
     free(c->lit_nslots);
     free(c->slot_of);
+    free(c->slot_count);
     free(c->slot_chain);
     free(c->slot_op);
     free(c->slot_rule);
@@ -1199,14 +1232,19 @@ int rs_cand_may_match(const rs_tx_t *tx, const rs_crule_t *cr)
     if (ct == NULL || !ct->valid)
         return 1;
     const rs_cand_db_t *c = tx->db->cand;
-    int32_t slot = c->slot_of[cr - tx->db->crules];
-    if (slot < 0)
+    size_t ci = (size_t)(cr - tx->db->crules);
+    int32_t first = c->slot_of[ci];
+    if (first < 0)
         return 1;
-    if (((ct->bits[(uint32_t)slot >> 6] >> ((uint32_t)slot & 63)) & 1) == 0)
-        return 0;
-    if (ct->verdict[slot] == VERDICT_UNKNOWN)
-        ct->verdict[slot] = verify_slot(tx, c, ct, (uint32_t)slot) ? VERDICT_MATCH : VERDICT_NO_MATCH;
-    return ct->verdict[slot] == VERDICT_MATCH;
+    for (uint32_t slot = (uint32_t)first; slot < (uint32_t)first + c->slot_count[ci]; slot++) {
+        if (((ct->bits[slot >> 6] >> (slot & 63)) & 1) == 0)
+            continue;
+        if (ct->verdict[slot] == VERDICT_UNKNOWN)
+            ct->verdict[slot] = verify_slot(tx, c, ct, slot) ? VERDICT_MATCH : VERDICT_NO_MATCH;
+        if (ct->verdict[slot] == VERDICT_MATCH)
+            return 1;
+    }
+    return 0;
 }
 
 void rs_cand_tx_free(rs_cand_tx_t *ct)
