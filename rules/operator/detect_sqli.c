@@ -631,6 +631,18 @@ static int comment_is_terminal(const char *src, const sql_token *c, char quote)
     return !(quote && memchr(p, quote, c->len));
 }
 
+/* Is there a parenthesised SELECT with something to select ("(select email", "( select 1") at t[from] or after? */
+static int subquery_after(const sql_token *t, size_t n, size_t from)
+{
+    for (size_t i = from; i + 2 < n; i++) {
+        char a = type_at(t, n, i + 2);
+        if (t[i].type == T_LPAREN && t[i + 1].type == T_STATEMENT && t[i + 1].word == SW_SELECT &&
+            (is_operand(a) || a == T_FUNCTION || a == T_OPERATOR))
+            return 1;
+    }
+    return 0;
+}
+
 /* Applies the rules to one folded sequence. `quoted`: the input was assumed to start inside a string. */
 static int judge(const char *src, const sql_token *t, size_t n, char context, int inline_comment)
 {
@@ -661,8 +673,10 @@ static int judge(const char *src, const sql_token *t, size_t n, char context, in
             if (is_value(a) || a == T_LPAREN || a == T_FUNCTION || a == T_STATEMENT || a == T_RPAREN)
                 return 1;
         }
-        if ((i == 0 || t[i - 1].type == T_LOGIC || t[i - 1].type == T_LPAREN) && tautology_at(src, t, n, i) &&
-            (i + 3 >= n || is_terminator(t, n, i + 3)))
+        /* a tautology that starts a condition; after a comma only with quoted literals ("'a', '1'='1'"), since
+         * lists of numbers and words ("x, 1=1") are also how people write */
+        if ((i == 0 || t[i - 1].type == T_LOGIC || t[i - 1].type == T_LPAREN || (t[i - 1].type == T_COMMA && c == T_STRING)) &&
+            tautology_at(src, t, n, i) && (i + 3 >= n || is_terminator(t, n, i + 3)))
             return 1;
     }
     if (n == 0)
@@ -688,6 +702,10 @@ static int judge(const char *src, const sql_token *t, size_t n, char context, in
     int strict = !quoted;
     if (quoted && (c == T_OPERATOR || c == T_LOGIC) && expression_then_comment(t, n, j) &&
         comment_is_terminal(src, &t[n - 1], context))
+        return 1;
+    /* "x' and email ! all (select email)--": the string closed, a condition, and a subquery inside it. Needs a
+     * value with no space before the quote it closes, as the other weak shapes do. */
+    if (quoted && plain_prefix && c == T_LOGIC && subquery_after(t, n, j + 1))
         return 1;
     switch (c) {
     case T_LOGIC:

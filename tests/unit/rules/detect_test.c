@@ -81,6 +81,9 @@ static const char *const sqli_attacks[] = {
     "\\' or 1=1--",
     "1.union select 1",
     "1 or (1)=(1)",
+    "admin@example.com' and email ! all (select email)--",
+    "bob' or (select 1)",
+    "'admin', '1'='1'",
 };
 
 static const char *const sqli_benign[] = {
@@ -130,6 +133,9 @@ static const char *const sqli_benign[] = {
     "delete from cart",
     "Tune2fs and e2fsck accept pathnames which include '=' characters",
     "",
+    "It's and (select all of them)",
+    "don't or (select me) please",
+    "x, 1=1",
 };
 
 static const char *const xss_attacks[] = {
