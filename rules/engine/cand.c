@@ -193,6 +193,7 @@ struct st_rs_cand_db_t {
     const rs_op_t **slot_op;     /* per slot: the rule's operator */
     const rs_rule_t **slot_rule; /* per slot: the rule (its targets say which values it reads) */
     uint8_t *slot_sweep;         /* per slot: SWEEP_* (how its strings are recorded) */
+    uint8_t *slot_two;           /* per slot: its operator needs a literal of each of two sets (group 0 and 1) */
     /* per slot, bit per variable: it reads every member of it / some members (keys to test) */
     uint64_t (*slot_reads_all)[RS_VAR_WORDS];
     uint64_t (*slot_reads_some)[RS_VAR_WORDS];
@@ -212,7 +213,7 @@ struct st_rs_cand_db_t {
     uint8_t *node_dot_end; /* per tnode: it also runs on a value ending in '.' (normalizePath) */
     rs_ac_t *ac;
     rs_str_t *lits;       /* the literals (folded), for stats and debugging */
-    uint32_t **lit_slots; /* per literal: slots that need it */
+    uint32_t **lit_slots; /* per literal: slots that need it, as slot << 1 | literal set (0 or 1) */
     uint32_t *lit_nslots;
     size_t nlits;
 };
@@ -249,6 +250,8 @@ struct st_rs_cand_tx_t {
     uint32_t *stamp;    /* per chain: serial of the string it produced */
     uint32_t *seen;     /* per literal: serial of the string it was last found in */
     uint32_t *tried;    /* per slot: serial of the string it was last recorded for */
+    uint32_t *gserial;  /* per two-set slot: serial of the string gmask describes */
+    uint8_t *gmask;     /* per two-set slot: which of its literal sets occurred in that string */
     /* strings on which a slot's literal occurred, verified lazily: only rules the phase reaches pay */
     cand_hit_t *hits;
     size_t nhits, cap_hits;
@@ -578,6 +581,7 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     c->slot_op = malloc(max_slots * sizeof(*c->slot_op));
     c->slot_rule = malloc(max_slots * sizeof(*c->slot_rule));
     c->slot_sweep = malloc(max_slots);
+    c->slot_two = malloc(max_slots);
     c->slot_reads_all = malloc(max_slots * sizeof(*c->slot_reads_all));
     c->slot_reads_some = malloc(max_slots * sizeof(*c->slot_reads_some));
     c->chains = malloc((db->ntnodes ? db->ntnodes : 1) * sizeof(uint32_t));
@@ -594,10 +598,20 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
             continue;
         rs_str_t *lits = NULL;
         int nocase = 0;
-        int n = rs_op_required_literals(cr->rule->op, &lits, &nocase);
+        rs_str_t *lits2 = NULL;
+        int n2 = -1;
+        int n = rs_op_required_literal_groups(cr->rule->op, &lits, &nocase, &lits2, &n2);
         int usable = n > 0;
         for (int k = 0; k < n && usable; k++)
             usable = lits[k].len != 0;
+        int second = usable && n2 > 0; /* a second literal set the operator also needs */
+        for (int k = 0; k < n2 && second; k++)
+            second = lits2[k].len != 0;
+        if (!second) {
+            if (n2 > 0)
+                rs_op_literals_free(lits2, n2);
+            n2 = 0;
+        }
         if (!usable) { /* no literal to look for: the slot reads every string (a sweep) */
             if (n > 0)
                 rs_op_literals_free(lits, n);
@@ -652,16 +666,22 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
                         if (!usable)
                             add_sweep(&c->plans[p], &cr->rule->targets[t], slot);
                     }
-            for (int k = 0; k < n; k++) {
-                /* fold to lower case: the automaton matches without case, a superset of any case-sensitive test */
-                char *low = rs_strndup(lits[k].base, lits[k].len);
-                for (size_t j = 0; j < lits[k].len; j++)
-                    if (low[j] >= 'A' && low[j] <= 'Z')
-                        low[j] = (char)(low[j] - 'A' + 'a');
-                lit_add_slot(&b, lit_index(&b, rs_str(low, lits[k].len)), slot);
-                free(low);
+            c->slot_two[slot] = (uint8_t)second;
+            for (int g = 0; g < 2; g++) {
+                const rs_str_t *gl = g == 0 ? lits : lits2;
+                for (int k = 0; k < (g == 0 ? n : n2); k++) {
+                    /* fold to lower case: the automaton matches without case, a superset of any case-sensitive test */
+                    char *low = rs_strndup(gl[k].base, gl[k].len);
+                    for (size_t j = 0; j < gl[k].len; j++)
+                        if (low[j] >= 'A' && low[j] <= 'Z')
+                            low[j] = (char)(low[j] - 'A' + 'a');
+                    lit_add_slot(&b, lit_index(&b, rs_str(low, gl[k].len)), slot << 1 | (uint32_t)g);
+                    free(low);
+                }
             }
         }
+        if (n2 > 0)
+            rs_op_literals_free(lits2, n2);
         c->nfiltered += usable;
         rs_op_literals_free(lits, n);
     }
@@ -763,6 +783,7 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->slot_op);
     free(c->slot_rule);
     free(c->slot_sweep);
+    free(c->slot_two);
     free(c->slot_reads_all);
     free(c->slot_reads_some);
     for (int p = 0; p <= 5; p++)
@@ -819,6 +840,9 @@ static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
     ct->stamp = grow(ct->stamp, nchains, sizeof(uint32_t));
     ct->seen = grow(ct->seen, nlits, sizeof(uint32_t));
     ct->tried = grow(ct->tried, c->nslots ? c->nslots : 1, sizeof(uint32_t));
+    ct->gserial = grow(ct->gserial, c->nslots ? c->nslots : 1, sizeof(uint32_t));
+    ct->gmask = grow(ct->gmask, c->nslots ? c->nslots : 1, 1);
+    memset(ct->gserial, 0, (c->nslots ? c->nslots : 1) * sizeof(uint32_t));
     memset(ct->stamp, 0, nchains * sizeof(uint32_t));
     memset(ct->seen, 0, nlits * sizeof(uint32_t));
     memset(ct->tried, 0, (c->nslots ? c->nslots : 1) * sizeof(uint32_t));
@@ -1001,9 +1025,20 @@ static int on_literal(void *arg, uint32_t lit, size_t end)
     }
     const uint32_t *slots = s->c->lit_slots[lit];
     for (uint32_t i = 0; i < s->c->lit_nslots[lit]; i++) {
-        uint32_t slot = slots[i];
+        uint32_t slot = slots[i] >> 1;
         uint32_t chain = s->c->slot_chain[slot];
-        if (ct->stamp[chain] != s->serial || ct->tried[slot] == s->serial || !slot_reads(s->c, slot, s->var, s->key))
+        if (ct->stamp[chain] != s->serial || ct->tried[slot] == s->serial)
+            continue;
+        if (s->c->slot_two[slot]) { /* both literal sets must occur in this string */
+            if (ct->gserial[slot] != s->serial) {
+                ct->gserial[slot] = s->serial;
+                ct->gmask[slot] = 0;
+            }
+            ct->gmask[slot] |= (uint8_t)(1u << (slots[i] & 1));
+            if (ct->gmask[slot] != 3)
+                continue;
+        }
+        if (!slot_reads(s->c, slot, s->var, s->key))
             continue;
         ct->tried[slot] = s->serial;
         /* the chain's own output: the scanned string may differ from it in letter case */
@@ -1258,6 +1293,8 @@ void rs_cand_tx_free(rs_cand_tx_t *ct)
     free(ct->stamp);
     free(ct->seen);
     free(ct->tried);
+    free(ct->gserial);
+    free(ct->gmask);
     free(ct->hits);
     free(ct->hit_head);
     free(ct->verdict);

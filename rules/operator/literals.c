@@ -13,7 +13,10 @@
 #define CROSS_MAX    256  /* largest exact set built by concatenation */
 #define UNION_MAX    4096 /* largest exact or required set built by alternation */
 #define REQ_MAX      1024 /* largest literal set handed out */
-#define MAX_LIT_LEN  128  /* longer exact strings are not built (the prefix run is used instead) */
+/* a second condition is only worth its automaton reports when it is about as rare as one punctuation byte
+ * (single letters and digits would report on nearly every value) */
+#define REQ2_MAX_COST 0.035
+#define MAX_LIT_LEN   128 /* longer exact strings are not built (the prefix run is used instead) */
 
 /* ---- tree ----------------------------------------------------------------------------------------------- */
 
@@ -840,6 +843,8 @@ typedef struct {
     litset_t pre;
     int suf_ok; /* every match ends with one of `suf` (may hold "") */
     litset_t suf;
+    int req2_ok; /* every match also contains one of `req2`, a set independent of `req` (a second condition) */
+    litset_t req2;
 } info_t;
 
 static void ls_free(litset_t *ls)
@@ -930,11 +935,26 @@ static double ls_cost(const litset_t *ls)
     return cost;
 }
 
+static int contains(const lit_t *hay, const lit_t *needle, int nocase);
+
+/* Whether meeting a literal of one set says nothing about the other: no literal of either contains one of the
+ * other (letter case ignored). Two such requirements of a regex make a two-condition prefilter. */
+static int ls_independent(const litset_t *a, const litset_t *b)
+{
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < b->n; j++)
+            if (contains(&a->v[i], &b->v[j], 1) || contains(&b->v[j], &a->v[i], 1))
+                return 0;
+    return 1;
+}
+
 /* Candidate tracking for concatenations: keeps the cheapest set seen. */
 typedef struct {
     int ok;
     litset_t best;
     double cost;
+    litset_t *all; /* every usable set offered (copies), to pick a second condition from (NULL: not kept) */
+    size_t nall, capall;
 } pick_t;
 
 static void pick_offer(pick_t *pk, litset_t *ls)
@@ -942,6 +962,17 @@ static void pick_offer(pick_t *pk, litset_t *ls)
     if (ls->n == 0 || ls->n > UNION_MAX || ls_has_empty(ls)) {
         ls_free(ls);
         return;
+    }
+    if (pk->all != NULL && ls->n <= 64) {
+        if (pk->nall == pk->capall) {
+            pk->capall *= 2;
+            pk->all = realloc(pk->all, pk->capall * sizeof(litset_t));
+            if (pk->all == NULL)
+                abort();
+        }
+        litset_t copy = {0};
+        ls_append(&copy, ls);
+        pk->all[pk->nall++] = copy;
     }
     double c = ls_cost(ls);
     if (!pk->ok || c < pk->cost) {
@@ -967,6 +998,7 @@ static void info_free(info_t *in)
 {
     ls_free(&in->exact);
     ls_free(&in->req);
+    ls_free(&in->req2);
     ls_free(&in->pre);
     ls_free(&in->suf);
 }
@@ -1174,6 +1206,10 @@ static void analyse_cat(const rs_rx_node_t *n, info_t *out)
 
     /* Candidates: `tail` holds the strings the text matched so far must end with. */
     pick_t pk = {0};
+    pk.capall = 8;
+    pk.all = malloc(pk.capall * sizeof(litset_t));
+    if (pk.all == NULL)
+        abort();
     litset_t tail = {0};
     ls_push(&tail, "", 0, 0);
     int all_exact = 1;
@@ -1205,6 +1241,8 @@ static void analyse_cat(const rs_rx_node_t *n, info_t *out)
         }
         if (k->req_ok)
             offer_copy(&pk, &k->req);
+        if (k->req2_ok)
+            offer_copy(&pk, &k->req2);
     }
     if (all_exact) {
         out->exact_ok = 1;
@@ -1219,7 +1257,25 @@ static void analyse_cat(const rs_rx_node_t *n, info_t *out)
     if (pk.ok) {
         out->req_ok = 1;
         out->req = pk.best;
+        /* the cheapest other requirement that does not follow from the first: both must hold */
+        double cost2 = 0;
+        size_t pick2 = pk.nall;
+        for (size_t i = 0; i < pk.nall; i++) {
+            double c = ls_cost(&pk.all[i]);
+            if (c <= REQ2_MAX_COST && (pick2 == pk.nall || c < cost2) && ls_independent(&pk.all[i], &out->req)) {
+                pick2 = i;
+                cost2 = c;
+            }
+        }
+        if (pick2 != pk.nall) {
+            out->req2_ok = 1;
+            out->req2 = pk.all[pick2];
+            pk.all[pick2] = (litset_t){0};
+        }
     }
+    for (size_t i = 0; i < pk.nall; i++)
+        ls_free(&pk.all[i]);
+    free(pk.all);
     for (size_t i = 0; i < n->nkids; i++)
         info_free(&kids[i]);
     free(kids);
@@ -1355,6 +1411,11 @@ static void analyse_repeat(const rs_rx_node_t *n, info_t *out)
             out->req_ok = pk.ok;
             out->req = pk.best;
         }
+        if (k.req2_ok && out->req_ok && ls_independent(&k.req2, &out->req)) { /* each repetition meets both */
+            out->req2_ok = 1;
+            out->req2 = k.req2;
+            k.req2 = (litset_t){0};
+        }
     }
     info_free(&k);
 }
@@ -1394,6 +1455,10 @@ static void analyse(const rs_rx_node_t *n, info_t *out)
         ls_free(&out->req);
         out->req_ok = 0;
     }
+    if (out->req2_ok && (!out->req_ok || out->req2.n == 0 || ls_has_empty(&out->req2))) {
+        ls_free(&out->req2);
+        out->req2_ok = 0;
+    }
 }
 
 static char lower(char c)
@@ -1416,33 +1481,22 @@ static int contains(const lit_t *hay, const lit_t *needle, int nocase)
     return 0;
 }
 
-int rs_rx_required_literals(const char *re, size_t len, rs_str_t **lits, int *nocase)
+/* Hands out a literal set as rs_op_required_literals does: one case mode for the whole set, literals that
+ * contain another one of the set dropped. Returns the count, or -1 when the set is unusable. Frees set. */
+static int hand_out(litset_t *set, rs_str_t **lits, int *nocase)
 {
-    *lits = NULL;
-    *nocase = 0;
-    rs_rx_node_t *tree = rs_rx_parse(re, len, 0, NULL);
-    if (tree == NULL)
-        return -1;
-    info_t in;
-    analyse(tree, &in);
-    rs_rx_free(tree);
-    litset_t set;
-    int ok = best_req(&in, &set);
-    info_free(&in);
-    if (!ok)
-        return -1;
     /* One case mode for the whole set: folding a case-sensitive literal only widens what it accepts. */
     int any_nocase = 0;
-    for (size_t i = 0; i < set.n; i++)
-        any_nocase |= set.v[i].nocase;
+    for (size_t i = 0; i < set->n; i++)
+        any_nocase |= set->v[i].nocase;
     litset_t norm = {0};
-    for (size_t i = 0; i < set.n; i++) {
+    for (size_t i = 0; i < set->n; i++) {
         if (any_nocase)
-            for (size_t k = 0; k < set.v[i].len; k++)
-                set.v[i].s[k] = lower(set.v[i].s[k]);
-        ls_push(&norm, set.v[i].s, set.v[i].len, any_nocase);
+            for (size_t k = 0; k < set->v[i].len; k++)
+                set->v[i].s[k] = lower(set->v[i].s[k]);
+        ls_push(&norm, set->v[i].s, set->v[i].len, any_nocase);
     }
-    ls_free(&set);
+    ls_free(set);
     /* A literal containing another one of the set adds nothing. */
     char *drop = calloc(norm.n ? norm.n : 1, 1);
     if (drop == NULL)
@@ -1473,4 +1527,46 @@ int rs_rx_required_literals(const char *re, size_t len, rs_str_t **lits, int *no
     *lits = out;
     *nocase = any_nocase;
     return (int)kept;
+}
+
+int rs_rx_required_literal_groups(const char *re, size_t len, rs_str_t **lits, int *nocase, rs_str_t **lits2, int *n2)
+{
+    *lits = NULL;
+    *nocase = 0;
+    if (lits2 != NULL) {
+        *lits2 = NULL;
+        *n2 = -1;
+    }
+    rs_rx_node_t *tree = rs_rx_parse(re, len, 0, NULL);
+    if (tree == NULL)
+        return -1;
+    info_t in;
+    analyse(tree, &in);
+    rs_rx_free(tree);
+    litset_t set;
+    int ok = best_req(&in, &set);
+    /* the second condition only goes with the required set it was chosen against */
+    int second = ok && lits2 != NULL && in.req2_ok && ls_independent(&set, &in.req2);
+    litset_t set2 = {0};
+    if (second) {
+        set2 = in.req2;
+        in.req2 = (litset_t){0};
+    }
+    info_free(&in);
+    if (!ok) {
+        ls_free(&set2);
+        return -1;
+    }
+    int n = hand_out(&set, lits, nocase);
+    if (second && n > 0) {
+        int nocase2;
+        *n2 = hand_out(&set2, lits2, &nocase2);
+    } else
+        ls_free(&set2);
+    return n;
+}
+
+int rs_rx_required_literals(const char *re, size_t len, rs_str_t **lits, int *nocase)
+{
+    return rs_rx_required_literal_groups(re, len, lits, nocase, NULL, NULL);
 }

@@ -69,6 +69,9 @@ rs_rx_node_t *rs_rx_parse(const char *re, size_t len, int caseless, const char *
 void rs_rx_free(rs_rx_node_t *n);
 /** Literal set of a regex: the rs_op_required_literals contract for one pattern. */
 int rs_rx_required_literals(const char *re, size_t len, rs_str_t **lits, int *nocase);
+/** The same, plus (when lits2 is not NULL) a second literal set every match also contains, independent of the
+ *  first: *n2 is its size, or -1 when the regex has none. */
+int rs_rx_required_literal_groups(const char *re, size_t len, rs_str_t **lits, int *nocase, rs_str_t **lits2, int *n2);
 
 static inline int rs_rx_set_has(const uint8_t set[32], unsigned c)
 {

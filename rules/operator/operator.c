@@ -877,6 +877,15 @@ static int literals_of_strings(const rs_str_t *src, size_t n, rs_str_t **lits)
     return (int)n;
 }
 
+int rs_op_required_literal_groups(const rs_op_t *op, rs_str_t **lits, int *nocase, rs_str_t **lits2, int *n2)
+{
+    *lits2 = NULL;
+    *n2 = -1;
+    if (op->kind == RS_OP_RX && !op->negated && !op->has_macro && op->param_len != 0)
+        return rs_rx_required_literal_groups(op->param, op->param_len, lits, nocase, lits2, n2);
+    return rs_op_required_literals(op, lits, nocase);
+}
+
 int rs_op_required_literals(const rs_op_t *op, rs_str_t **lits, int *nocase)
 {
     *lits = NULL;

@@ -92,6 +92,9 @@ int rs_op_exec(const rs_op_t *op, rs_str_t expanded_param, rs_str_t value, int w
  * match without any fixed text, negated operators, numeric operators).
  */
 int rs_op_required_literals(const rs_op_t *op, rs_str_t **lits, int *nocase);
+/** rs_op_required_literals plus a second, independent literal set that a match also needs (*n2 = its size, -1
+ *  when there is none; free it with rs_op_literals_free). Only regexes have one. */
+int rs_op_required_literal_groups(const rs_op_t *op, rs_str_t **lits, int *nocase, rs_str_t **lits2, int *n2);
 void rs_op_literals_free(rs_str_t *lits, int n);
 
 /** A multi-literal automaton (Aho-Corasick), used by @pm and by the prefilter. Immutable after build. */
