@@ -81,7 +81,9 @@ def test_attacks_blocked_in_every_part():
             assert o.requests == before, "%s: a blocked request reached the origin" % where
             # the block page carries the request id and nothing about the rules
             assert json.loads(resp)["request_id"] == h["x-request-id"], resp
-            assert b"942" not in resp and b"OWASP" not in resp
+            # (the random request id may itself contain digits such as 942: look at the rest of the page)
+            rest = resp.replace(h["x-request-id"].encode(), b"")
+            assert b"942" not in rest and b"OWASP" not in rest, resp
         log = eptest.wait_until(lambda: len(p.access_log()) >= len(ATTACKS) and p.access_log(), what="access log")
         assert all(e["waf"] == "block" and e["status"] == 403 for e in log), log
 
@@ -305,16 +307,17 @@ def test_reloads_under_load_fail_no_request():
         rss0 = None
         for i in range(100):
             p.reload(via="signal" if i % 2 else "api", timeout=30)
-            if i == 9:  # after the allocator and the per-thread scratch have reached their working size
+            if i == 19:  # after the allocator and the per-thread scratch have reached their working size
                 rss0 = p.rss_kb()
         stop.set()
         for t in threads:
             t.join(30)
+        time.sleep(1)  # generations still pinned by the last in-flight requests are released
         rss1 = p.rss_kb()
         print("requests during reloads: %d, failures: %d, RSS %d -> %d KiB" % (counts[0], len(failures), rss0, rss1))
         assert counts[0] > 100 and not failures, failures[:5]
         if not eptest.sanitized():  # under ASan, LeakSanitizer at exit is the leak check
-            assert rss1 < rss0 * 1.05, "memory grew more than 5%% over 90 reloads: %d -> %d KiB" % (rss0, rss1)
+            assert rss1 < rss0 * 1.05, "memory grew more than 5%% over 80 reloads: %d -> %d KiB" % (rss0, rss1)
 
 
 # ---------------------------------------------------------------------------- response phases (3 and 4)
