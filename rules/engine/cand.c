@@ -154,6 +154,11 @@ typedef struct st_member_sel_t {
     rs_str_t text;
 } member_sel_t;
 
+typedef struct st_keyed_sel_t {
+    int var;
+    member_sel_t sel;
+} keyed_sel_t;
+
 #define RS_VAR_WORDS ((RS_VAR__COUNT + 63) / 64)
 #define RS_MAX_STEPS 16 /* multiMatch chains up to this many steps get a literal slot per step */
 
@@ -197,6 +202,11 @@ struct st_rs_cand_db_t {
     /* per slot, bit per variable: it reads every member of it / some members (keys to test) */
     uint64_t (*slot_reads_all)[RS_VAR_WORDS];
     uint64_t (*slot_reads_some)[RS_VAR_WORDS];
+    /* per slot, its member selections of the variables it reads only in part: keyed[first .. first + n) */
+    uint32_t *slot_keyed_first;
+    uint16_t *slot_keyed_n;
+    keyed_sel_t *keyed;
+    size_t nkeyed, cap_keyed;
     uint32_t nsweep;        /* slots without literals (stats) */
     scan_plan_t plans[6];   /* per phase 1..5: what the slotted rules of that phase read */
     uint32_t **chain_nodes; /* per chain: its nodes, root side first */
@@ -438,15 +448,8 @@ static int sel_matches(int kind, rs_str_t text, rs_str_t key)
     }
 }
 
-/* Whether a (positive) target can read the value `key` of variable `var`. */
-static int target_reads(const rs_target_t *t, int var, rs_str_t key)
-{
-    if (t->is_negated || t->is_count || t->var != var)
-        return 0;
-    member_sel_t sel = member_sel_of(t);
-    return sel_matches(sel.kind, sel.text, key);
-}
-
+/* Whether slot reads the value `key` of variable `var`: every member (bitset), none, or one of the member
+ * selections of its targets on var (precomputed at build). */
 static int slot_reads(const rs_cand_db_t *c, uint32_t slot, int var, rs_str_t key)
 {
     uint64_t bit = 1ull << (var & 63);
@@ -454,9 +457,8 @@ static int slot_reads(const rs_cand_db_t *c, uint32_t slot, int var, rs_str_t ke
         return 1;
     if (!(c->slot_reads_some[slot][var >> 6] & bit))
         return 0;
-    const rs_rule_t *r = c->slot_rule[slot];
-    for (size_t i = 0; i < r->ntargets; i++)
-        if (target_reads(&r->targets[i], var, key))
+    for (uint32_t i = c->slot_keyed_first[slot]; i < c->slot_keyed_first[slot] + c->slot_keyed_n[slot]; i++)
+        if (c->keyed[i].var == var && sel_matches(c->keyed[i].sel.kind, c->keyed[i].sel.text, key))
             return 1;
     return 0;
 }
@@ -582,6 +584,8 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     c->slot_rule = malloc(max_slots * sizeof(*c->slot_rule));
     c->slot_sweep = malloc(max_slots);
     c->slot_two = malloc(max_slots);
+    c->slot_keyed_first = malloc(max_slots * sizeof(uint32_t));
+    c->slot_keyed_n = malloc(max_slots * sizeof(uint16_t));
     c->slot_reads_all = malloc(max_slots * sizeof(*c->slot_reads_all));
     c->slot_reads_some = malloc(max_slots * sizeof(*c->slot_reads_some));
     c->chains = malloc((db->ntnodes ? db->ntnodes : 1) * sizeof(uint32_t));
@@ -649,14 +653,27 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
             c->slot_chain[slot] = (uint16_t)(c->chain_index[tnode] - 1);
             c->slot_op[slot] = cr->rule->op;
             c->slot_rule[slot] = cr->rule;
+            c->slot_keyed_first[slot] = (uint32_t)c->nkeyed;
+            c->slot_keyed_n[slot] = 0;
             memset(c->slot_reads_all[slot], 0, sizeof(c->slot_reads_all[slot]));
             memset(c->slot_reads_some[slot], 0, sizeof(c->slot_reads_some[slot]));
             for (size_t t = 0; t < cr->rule->ntargets; t++) {
                 const rs_target_t *tg = &cr->rule->targets[t];
                 if (tg->is_negated || tg->is_count)
                     continue;
-                uint64_t(*bits)[RS_VAR_WORDS] = member_sel_of(tg).kind == SEL_ALL ? c->slot_reads_all : c->slot_reads_some;
+                member_sel_t sel = member_sel_of(tg);
+                uint64_t(*bits)[RS_VAR_WORDS] = sel.kind == SEL_ALL ? c->slot_reads_all : c->slot_reads_some;
                 bits[slot][tg->var >> 6] |= 1ull << (tg->var & 63);
+                if (sel.kind != SEL_ALL) {
+                    if (c->nkeyed == c->cap_keyed) {
+                        c->cap_keyed = c->cap_keyed ? c->cap_keyed * 2 : 64;
+                        c->keyed = realloc(c->keyed, c->cap_keyed * sizeof(*c->keyed));
+                        if (c->keyed == NULL)
+                            abort();
+                    }
+                    c->keyed[c->nkeyed++] = (keyed_sel_t){tg->var, sel};
+                    c->slot_keyed_n[slot]++;
+                }
             }
             int phase = cr->head->rule->phase;
             for (int p = 1; p <= 5; p++)
@@ -726,7 +743,12 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
                 if (phase != p && phase >= 1 && phase <= 5)
                     continue;
                 scan_plan_t *pl = &c->plans[p];
-                uint32_t n = pl->nkeyed_sels[tg->var];
+                uint32_t n = pl->nkeyed_sels[tg->var], d = 0;
+                while (d < n &&
+                       !(pl->keyed_sels[tg->var][d].kind == sel.kind && rs_key_ieq(pl->keyed_sels[tg->var][d].text, sel.text)))
+                    d++;
+                if (d < n) /* many rules name the same member (User-Agent, Content-Type...) */
+                    continue;
                 pl->keyed_sels[tg->var] = realloc(pl->keyed_sels[tg->var], (n + 1) * sizeof(member_sel_t));
                 if (pl->keyed_sels[tg->var] == NULL)
                     abort();
@@ -784,6 +806,9 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->slot_rule);
     free(c->slot_sweep);
     free(c->slot_two);
+    free(c->slot_keyed_first);
+    free(c->slot_keyed_n);
+    free(c->keyed);
     free(c->slot_reads_all);
     free(c->slot_reads_some);
     for (int p = 0; p <= 5; p++)

@@ -937,15 +937,38 @@ static double ls_cost(const litset_t *ls)
 
 static int contains(const lit_t *hay, const lit_t *needle, int nocase);
 
-/* Whether meeting a literal of one set says nothing about the other: no literal of either contains one of the
- * other (letter case ignored). Two such requirements of a regex make a two-condition prefilter. */
-static int ls_independent(const litset_t *a, const litset_t *b)
+/* Whether meeting a literal of a always means meeting one of b (each literal of a contains one of b): b then
+ * adds nothing as a second condition. */
+static int ls_implies(const litset_t *a, const litset_t *b)
 {
-    for (size_t i = 0; i < a->n; i++)
-        for (size_t j = 0; j < b->n; j++)
-            if (contains(&a->v[i], &b->v[j], 1) || contains(&b->v[j], &a->v[i], 1))
-                return 0;
+    for (size_t i = 0; i < a->n; i++) {
+        int found = 0;
+        for (size_t j = 0; j < b->n && !found; j++)
+            found = contains(&a->v[i], &b->v[j], 1);
+        if (!found)
+            return 0;
+    }
     return 1;
+}
+
+/* ls_cost of the set without the literals that contain another one of it (they add no chance to meet it:
+ * {"=", " =", "\t="} costs what "=" costs). */
+static double ls_min_cost(const litset_t *ls)
+{
+    double cost = 0;
+    for (size_t i = 0; i < ls->n; i++) {
+        int redundant = 0;
+        for (size_t j = 0; j < ls->n && !redundant; j++)
+            redundant = i != j && (ls->v[j].len < ls->v[i].len || (ls->v[j].len == ls->v[i].len && j < i)) &&
+                        contains(&ls->v[i], &ls->v[j], 1);
+        if (redundant)
+            continue;
+        double w = 1;
+        for (size_t k = 0; k < ls->v[i].len && w > 1e-12; k++)
+            w *= byte_chance((unsigned char)ls->v[i].s[k]);
+        cost += w + 1e-7;
+    }
+    return cost;
 }
 
 /* Candidate tracking for concatenations: keeps the cheapest set seen. */
@@ -1257,12 +1280,12 @@ static void analyse_cat(const rs_rx_node_t *n, info_t *out)
     if (pk.ok) {
         out->req_ok = 1;
         out->req = pk.best;
-        /* the cheapest other requirement that does not follow from the first: both must hold */
+        /* the cheapest other requirement that the first does not imply: both must hold */
         double cost2 = 0;
         size_t pick2 = pk.nall;
         for (size_t i = 0; i < pk.nall; i++) {
-            double c = ls_cost(&pk.all[i]);
-            if (c <= REQ2_MAX_COST && (pick2 == pk.nall || c < cost2) && ls_independent(&pk.all[i], &out->req)) {
+            double c = ls_min_cost(&pk.all[i]);
+            if (c <= REQ2_MAX_COST && (pick2 == pk.nall || c < cost2) && !ls_implies(&out->req, &pk.all[i])) {
                 pick2 = i;
                 cost2 = c;
             }
@@ -1283,8 +1306,8 @@ static void analyse_cat(const rs_rx_node_t *n, info_t *out)
 
 static void analyse_alt(const rs_rx_node_t *n, info_t *out)
 {
-    int exact_ok = 1, req_ok = 1, pre_ok = 1, suf_ok = 1;
-    litset_t exact = {0}, req = {0}, pre = {0}, suf = {0};
+    int exact_ok = 1, req_ok = 1, pre_ok = 1, suf_ok = 1, any2 = 0;
+    litset_t exact = {0}, req = {0}, pre = {0}, suf = {0}, req2 = {0};
     for (size_t i = 0; i < n->nkids; i++) {
         info_t k = {0};
         analyse(n->kids[i], &k);
@@ -1309,6 +1332,13 @@ static void analyse_alt(const rs_rx_node_t *n, info_t *out)
         litset_t r = {0};
         int got = req_ok ? best_req(&k, &r) : 0;
         if (got && req.n + r.n <= UNION_MAX) {
+            /* the second condition of a branch, or its first where it has none: (A) or (B and C) needs (A or C) */
+            const litset_t *r2 = k.req2_ok ? &k.req2 : &r;
+            any2 |= k.req2_ok;
+            if (req2.n + r2->n <= UNION_MAX)
+                ls_append(&req2, r2);
+            else
+                any2 = -1000;
             ls_append(&req, &r);
             ls_free(&r);
         } else {
@@ -1323,6 +1353,12 @@ static void analyse_alt(const rs_rx_node_t *n, info_t *out)
     out->exact = exact;
     out->req_ok = req_ok;
     out->req = req;
+    if (req_ok && any2 > 0 && ls_min_cost(&req2) <= REQ2_MAX_COST) {
+        out->req2_ok = 1;
+        out->req2 = req2;
+    } else {
+        ls_free(&req2);
+    }
     out->pre_ok = pre_ok;
     out->pre = pre;
     out->suf_ok = suf_ok;
@@ -1411,7 +1447,7 @@ static void analyse_repeat(const rs_rx_node_t *n, info_t *out)
             out->req_ok = pk.ok;
             out->req = pk.best;
         }
-        if (k.req2_ok && out->req_ok && ls_independent(&k.req2, &out->req)) { /* each repetition meets both */
+        if (k.req2_ok && out->req_ok && !ls_implies(&out->req, &k.req2)) { /* each repetition meets both */
             out->req2_ok = 1;
             out->req2 = k.req2;
             k.req2 = (litset_t){0};
@@ -1546,7 +1582,7 @@ int rs_rx_required_literal_groups(const char *re, size_t len, rs_str_t **lits, i
     litset_t set;
     int ok = best_req(&in, &set);
     /* the second condition only goes with the required set it was chosen against */
-    int second = ok && lits2 != NULL && in.req2_ok && ls_independent(&set, &in.req2);
+    int second = ok && lits2 != NULL && in.req2_ok && !ls_implies(&set, &in.req2);
     litset_t set2 = {0};
     if (second) {
         set2 = in.req2;
