@@ -54,20 +54,42 @@ typedef struct {
     int backslash_escapes; /* MySQL reads \\' inside a string as a quote; standard SQL does not */
 } sql_lexer;
 
-static int is_word_char(unsigned char c)
+/* Byte classes, looked up once per byte instead of chains of comparisons. */
+enum { CC_WORD = 1, CC_DIGIT = 2, CC_SPACE = 4 };
+
+/* word: letters, digits, '_', '$' and every byte >= 0x80; space: what SQL engines skip, NUL included, and 0xa0 (NBSP,
+ * which MySQL and MSSQL skip in some builds) which is also a word byte. Range designators are a GNU extension. */
+static const unsigned char char_class[256] = {
+    ['a' ... 'z'] = CC_WORD,
+    ['A' ... 'Z'] = CC_WORD,
+    ['0' ... '9'] = CC_WORD | CC_DIGIT,
+    ['_'] = CC_WORD,
+    ['$'] = CC_WORD,
+    [0x80 ... 0x9f] = CC_WORD,
+    [0xa0] = CC_WORD | CC_SPACE,
+    [0xa1 ... 0xff] = CC_WORD,
+    [' '] = CC_SPACE,
+    ['\t'] = CC_SPACE,
+    ['\n'] = CC_SPACE,
+    ['\r'] = CC_SPACE,
+    ['\v'] = CC_SPACE,
+    ['\f'] = CC_SPACE,
+    [0] = CC_SPACE,
+};
+
+static inline int is_word_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 0x80;
+    return char_class[c] & CC_WORD;
 }
 
-static int is_digit(unsigned char c)
+static inline int is_digit(unsigned char c)
 {
-    return c >= '0' && c <= '9';
+    return char_class[c] & CC_DIGIT;
 }
 
-static int is_space(unsigned char c)
+static inline int is_space(unsigned char c)
 {
-    /* SQL engines accept these as whitespace; 0xa0 is NBSP which MySQL and MSSQL skip in some builds. */
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == 0 || c == 0xa0;
+    return char_class[c] & CC_SPACE;
 }
 
 /* Skips a quoted run starting after the opening quote; returns the index after the closing quote, or len. */
@@ -119,6 +141,53 @@ static void classify_operator(const char *p, size_t n, sql_token *t)
         t->op = OP_ARITH | OP_UNARY_OK;
     else
         t->op = OP_ARITH;
+}
+
+/* Length of the operator at s[i], 0 when there is none. */
+static size_t operator_length(const char *s, size_t len, size_t i)
+{
+    unsigned char c1 = i + 1 < len ? (unsigned char)s[i + 1] : 0;
+    unsigned char c2 = i + 2 < len ? (unsigned char)s[i + 2] : 0;
+    switch (s[i]) {
+    case '=':
+        return c1 == '=' ? (c2 == '=' ? 3 : 2) : 1;
+    case '!':
+        if (c1 == '=')
+            return c2 == '=' ? 3 : 2;
+        return c1 == '<' || c1 == '>' ? 2 : 1;
+    case '<':
+        if (c1 == '=')
+            return c2 == '>' ? 3 : 2;
+        return c1 == '>' || c1 == '<' || c1 == '@' ? 2 : 1;
+    case '-':
+        if (c1 == '>')
+            return c2 == '>' ? 3 : 2;
+        return 1;
+    case '#': /* only reached before '>' or '-' (otherwise a comment) */
+        if (c1 == '>')
+            return c2 == '>' ? 3 : 2;
+        return c1 == '-' ? 2 : 0;
+    case '>':
+        return c1 == '=' || c1 == '>' ? 2 : 1;
+    case ':':
+        return c1 == '=' || c1 == ':' ? 2 : 0;
+    case '|':
+        return c1 == '|' ? 2 : 1;
+    case '&':
+        return c1 == '&' ? 2 : 1;
+    case '?':
+        return c1 == '|' || c1 == '&' ? 2 : 1;
+    case '^':
+        return c1 == '=' ? 2 : 1;
+    case '+':
+    case '*':
+    case '/':
+    case '%':
+    case '~':
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 /* Reads one token; returns 0 at end of input. */
@@ -281,8 +350,8 @@ static int lex_one(sql_lexer *lx, sql_token *t)
             size_t after = skip_spaces(s, len, j);
             int paren_next = after < len && s[after] == '(';
             const sql_word *w = sql_word_lookup(s + i, j - i);
-            const char *dot = memchr(s + i, '.', j - i);
-            if (!w && dot) { /* information_schema.tables: the qualifier tells */
+            const char *dot = w ? NULL : memchr(s + i, '.', j - i);
+            if (dot) { /* information_schema.tables: the qualifier tells */
                 const sql_word *q = sql_word_lookup(s + i, (size_t)(dot - (s + i)));
                 if (q && q->cls == T_BAREWORD)
                     w = q;
@@ -305,21 +374,12 @@ static int lex_one(sql_lexer *lx, sql_token *t)
             lx->pos = j;
             return 1;
         }
-        /* operators */
-        static const char *const multi[] = {
-            "===", "!==", "<=>", "->>", "#>>", "==", "<=", ">=", "<>", "!=", ":=", "::", "||", "&&",
-            "<<",  ">>",  "->",  "<@",  "@>",  "?|", "?&", "!<", "!>", "^=", "#>", "#-", "@?", "@@"};
-        for (size_t m = 0; m < sizeof(multi) / sizeof(multi[0]); m++) {
-            size_t ml = strlen(multi[m]);
-            if (i + ml <= len && memcmp(s + i, multi[m], ml) == 0) {
-                classify_operator(s + i, ml, t);
-                lx->pos = i + ml;
-                return 1;
-            }
-        }
-        if (strchr("=<>+-*/%^|&~!?", c) != NULL) {
-            classify_operator(s + i, 1, t);
-            lx->pos = i + 1;
+        /* operators: the longest of ===, !==, <=>, ->>, #>>, ==, <=, >=, <>, !=, :=, ::, ||, &&, <<, >>, ->, <@, ?|,
+         * ?&, !<, !>, ^=, #>, #- ('@' operators were read above), else one of =<>+-*\/%^|&~!? */
+        size_t op_len = operator_length(s, len, i);
+        if (op_len) {
+            classify_operator(s + i, op_len, t);
+            lx->pos = i + op_len;
             return 1;
         }
         t->type = T_OTHER;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The SQL vocabulary of @detectSQLi: keywords, logic/word operators and functions (lower case, sorted for a
- * binary search). Functions marked risky are the ones used for delays, file access and error-based extraction. */
+/* The SQL vocabulary of @detectSQLi: keywords, logic/word operators and functions (lower case), found through a
+ * generated hash index. Functions marked risky are the ones used for delays, file access and error-based
+ * extraction. */
 #include "detect_sqli_words.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static const sql_word sql_words[] = {
@@ -289,26 +291,103 @@ static const sql_word sql_words[] = {
     {"zeroblob", 'f', SW_NONE, 0, 0},
 };
 
+/* Open-addressing hash index over sql_words (1 + index, 0 = empty), linear probing. Generated from the table above
+ * with the hash in word_hash(); sql_word_table_check() (run by the unit tests) proves every word is reachable, so
+ * adding a word without regenerating this index fails the tests. */
+#define SQL_WORD_HASH_BITS 10
+#define SQL_WORD_MIN_LEN   2
+#define SQL_WORD_MAX_LEN   27
+static const unsigned short sql_word_slots[1u << SQL_WORD_HASH_BITS] = {
+    0,   229, 177, 84,  0,   0,   0,   0,   0,   0,   0,   0,   0,   128, 0,   0,   270, 102, 0,   0,   69,  0,   0,   0,   0,
+    0,   0,   277, 0,   166, 0,   0,   0,   225, 0,   144, 0,   0,   0,   0,   0,   0,   226, 265, 0,   224, 78,  272, 0,   101,
+    0,   0,   0,   0,   0,   0,   260, 0,   0,   31,  57,  0,   195, 0,   0,   0,   95,  0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   170, 156, 0,   0,   0,   0,   0,   0,   0,   79,  70,  281, 0,   0,   0,   83,  33,  0,   117, 0,   0,   0,   36,
+    0,   0,   0,   0,   0,   145, 0,   0,   0,   0,   0,   0,   0,   167, 0,   75,  169, 0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   71,  0,   148, 275, 209, 235, 0,   0,   0,   28,  42,  242, 0,   0,   0,   0,   0,   118, 0,   0,   0,   0,   0,
+    0,   140, 0,   0,   0,   0,   0,   0,   0,   0,   0,   130, 0,   0,   0,   132, 136, 0,   0,   0,   0,   212, 0,   0,   0,
+    0,   64,  0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   20,  30,  62,  247, 0,   0,   0,   0,   0,   0,
+    53,  0,   0,   0,   3,   0,   204, 0,   0,   0,   0,   0,   0,   11,  213, 0,   0,   0,   0,   160, 0,   0,   152, 236, 0,
+    0,   0,   0,   0,   0,   0,   0,   109, 0,   0,   0,   0,   0,   137, 0,   0,   0,   0,   0,   82,  168, 0,   0,   0,   25,
+    0,   0,   0,   0,   155, 0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   197, 0,   121, 0,   0,   0,   278, 261, 0,   279,
+    0,   0,   0,   0,   0,   0,   0,   0,   55,  0,   0,   0,   0,   192, 0,   0,   216, 0,   0,   0,   0,   0,   40,  233, 0,
+    142, 0,   0,   74,  0,   0,   0,   0,   258, 0,   80,  0,   0,   27,  0,   207, 0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   180, 141, 0,   267, 0,   0,   0,   0,   51,  0,   0,   0,   0,   0,   0,   0,   0,   94,  174, 254, 0,   0,   0,   0,
+    106, 151, 220, 218, 0,   0,   0,   0,   0,   0,   32,  173, 0,   0,   0,   198, 0,   0,   48,  0,   0,   2,   0,   0,   0,
+    0,   159, 240, 19,  0,   0,   0,   0,   0,   0,   0,   0,   0,   96,  0,   0,   0,   0,   0,   0,   0,   0,   0,   63,  175,
+    0,   165, 0,   58,  0,   0,   0,   0,   0,   271, 0,   0,   0,   262, 154, 73,  0,   0,   183, 0,   0,   113, 0,   0,   0,
+    0,   0,   228, 0,   26,  0,   0,   199, 41,  186, 0,   0,   0,   214, 0,   0,   0,   190, 0,   244, 181, 0,   0,   0,   0,
+    202, 0,   0,   264, 0,   0,   0,   134, 0,   217, 0,   0,   0,   0,   0,   0,   0,   21,  0,   0,   107, 162, 0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   99,  0,   0,   0,   0,   0,   0,   0,   38,  234, 0,   232, 0,   189, 200,
+    243, 91,  34,  164, 0,   0,   241, 0,   273, 50,  0,   0,   251, 0,   8,   222, 237, 0,   0,   0,   0,   0,   0,   0,   23,
+    0,   122, 0,   0,   60,  0,   0,   0,   0,   0,   66,  0,   0,   111, 0,   0,   0,   0,   187, 0,   171, 0,   0,   0,   0,
+    0,   0,   0,   0,   176, 0,   0,   7,   0,   0,   0,   0,   87,  231, 0,   0,   0,   0,   0,   116, 43,  0,   0,   0,   85,
+    0,   153, 86,  0,   0,   0,   0,   81,  0,   0,   0,   0,   6,   158, 0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    100, 221, 0,   0,   0,   0,   119, 0,   0,   0,   0,   0,   0,   0,   138, 0,   0,   0,   0,   0,   0,   0,   0,   0,   182,
+    129, 0,   0,   120, 0,   0,   0,   0,   0,   0,   4,   0,   0,   0,   0,   0,   0,   15,  0,   0,   0,   125, 0,   0,   0,
+    0,   0,   0,   0,   146, 0,   0,   0,   0,   0,   22,  0,   0,   0,   0,   0,   0,   0,   44,  0,   110, 0,   274, 0,   0,
+    124, 67,  0,   245, 263, 39,  0,   133, 0,   0,   0,   0,   0,   0,   0,   0,   0,   256, 0,   0,   65,  196, 205, 0,   0,
+    108, 194, 0,   0,   0,   269, 0,   0,   0,   0,   0,   68,  0,   0,   0,   0,   14,  29,  238, 0,   0,   0,   0,   149, 178,
+    0,   0,   211, 0,   0,   0,   0,   203, 0,   0,   0,   157, 0,   0,   123, 0,   0,   0,   0,   103, 114, 0,   215, 0,   0,
+    0,   0,   0,   97,  0,   0,   127, 105, 0,   163, 0,   0,   0,   0,   0,   46,  0,   179, 9,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   126, 0,   0,   0,   0,   0,   0,   0,   259, 115, 0,   0,   0,   0,   0,   0,
+    0,   13,  206, 5,   230, 61,  249, 0,   257, 276, 88,  49,  280, 0,   0,   219, 0,   143, 0,   0,   0,   0,   0,   239, 0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   16,  0,   248, 54,  104, 0,   139, 0,   0,   0,   0,   0,   77,
+    0,   246, 0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   92,  0,   0,   0,   0,   0,   98,  135, 0,   0,   268,
+    0,   0,   0,   0,   0,   0,   0,   0,   52,  0,   37,  112, 12,  59,  72,  89,  18,  172, 24,  47,  0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   193, 0,   17,  161, 0,   0,   210, 0,   0,   0,   0,   0,   0,   266, 150, 0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   253, 227, 0,   0,   201, 0,   0,   131, 0,   0,   0,   0,   0,   0,   208, 35,
+    0,   0,   0,   0,   223, 45,  76,  1,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   147, 0,   0,   0,   252, 0,   0,
+    0,   0,   0,   191, 0,   0,   0,   255, 0,   0,   0,   0,   0,   0,   0,   0,   90,  56,  0,   250, 0,   93,  0,   0,   0,
+    0,   0,   0,   0,   184, 0,   0,   0,   185, 0,   0,   0,   0,   0,   10,  0,   0,   0,   0,   0,   188, 0,   0,   0};
+
+static unsigned lower_byte(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32u : c;
+}
+
+/* The slot of a word, case-insensitively; the generator computes the same function. */
+static unsigned word_hash(const char *s, size_t n)
+{
+    uint32_t h = 0;
+    for (size_t i = 0; i < n; i++)
+        h = h * 31u + lower_byte((unsigned char)s[i]);
+    return (uint32_t)(h * 0x9E3779B1u) >> (32 - SQL_WORD_HASH_BITS);
+}
+
+/* Equal length and equal bytes ignoring ASCII case; `name` is lower case and NUL-terminated. */
+static int word_equals(const char *name, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (name[i] == '\0' || (unsigned char)name[i] != lower_byte((unsigned char)s[i]))
+            return 0;
+    return name[n] == '\0';
+}
+
 const sql_word *sql_word_lookup(const char *s, size_t n)
 {
-    char lower[40];
-    if (n == 0 || n >= sizeof(lower))
+    /* every word starts with a letter: identifiers such as "_id", "$x" or UTF-8 names need no hashing */
+    if (n < SQL_WORD_MIN_LEN || n > SQL_WORD_MAX_LEN || !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-    }
-    lower[n] = '\0';
-    size_t lo = 0, hi = sizeof(sql_words) / sizeof(sql_words[0]);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int cmp = strcmp(lower, sql_words[mid].name);
-        if (cmp == 0)
-            return &sql_words[mid];
-        if (cmp < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
+    unsigned k = word_hash(s, n);
+    for (unsigned probes = 0; probes < (1u << SQL_WORD_HASH_BITS); probes++) {
+        unsigned slot = sql_word_slots[k];
+        if (slot == 0)
+            return NULL;
+        if (word_equals(sql_words[slot - 1].name, s, n))
+            return &sql_words[slot - 1];
+        k = (k + 1) & ((1u << SQL_WORD_HASH_BITS) - 1);
     }
     return NULL;
+}
+
+int sql_word_table_check(void)
+{
+    size_t count = sizeof(sql_words) / sizeof(sql_words[0]);
+    for (size_t i = 0; i < count; i++) {
+        const char *name = sql_words[i].name;
+        size_t n = strlen(name);
+        if (n < SQL_WORD_MIN_LEN || n > SQL_WORD_MAX_LEN || sql_word_lookup(name, n) != &sql_words[i])
+            return 0;
+    }
+    return 1;
 }

@@ -53,4 +53,7 @@ typedef struct {
 /** Case-insensitive lookup of `s[0..n)`; NULL when it is not a known SQL word. */
 const sql_word *sql_word_lookup(const char *s, size_t n);
 
+/** Returns 1 when every word of the table is found by sql_word_lookup (the hash index is up to date). */
+int sql_word_table_check(void);
+
 #endif
