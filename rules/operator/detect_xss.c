@@ -237,7 +237,7 @@ static int contains(const char *hay, size_t n, const char *needle)
     if (m > n)
         return 0;
     for (size_t i = 0; i + m <= n; i++)
-        if (memcmp(hay + i, needle, m) == 0)
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0)
             return 1;
     return 0;
 }
@@ -271,6 +271,32 @@ static int is_dangerous_style(const char *u, size_t n)
 
 #define VALUE_CAP 512
 
+/* Could a value starting with this character (lower case, after the characters normalize_value drops) be a script
+ * URL? Every scheme is_script_url knows starts with j, v, l, m or d; '/' may open a comment that normalize_value
+ * removes, so it cannot be ruled out. */
+static int may_start_script_url(int c)
+{
+    return c == 'j' || c == 'v' || c == 'l' || c == 'm' || c == 'd' || c == '/';
+}
+
+/* The first character normalize_value would collect from v[from..to), or END_OF_INPUT when it collects none. It
+ * walks the view exactly as normalize_value does, up to the first character it keeps. */
+static int first_normalized_char(const html_view *v, size_t from, size_t to)
+{
+    size_t i = from;
+    while (i < to) {
+        size_t next;
+        int c = char_at(v, i, &next);
+        if (next > to || c == END_OF_INPUT)
+            break;
+        i = next;
+        if (c <= 0x20 || c == '\\')
+            continue;
+        return lower_ascii(c);
+    }
+    return END_OF_INPUT;
+}
+
 static int attribute_is_dangerous(const html_view *v, const char *name, size_t name_len, size_t vfrom, size_t vto, int has_value,
                                   int in_tag)
 {
@@ -279,13 +305,19 @@ static int attribute_is_dangerous(const html_view *v, const char *name, size_t n
         return 1;
     if (!has_value)
         return 0;
+    int is_style = name_len == 5 && memcmp(name, "style", 5) == 0;
+    int is_srcdoc = name_len == 6 && memcmp(name, "srcdoc", 6) == 0;
+    /* Only style and srcdoc look inside the value; otherwise it must be a script URL, which its first character
+     * can rule out without collecting the value. */
+    if (!is_style && !is_srcdoc && !may_start_script_url(first_normalized_char(v, vfrom, vto)))
+        return 0;
     char value[VALUE_CAP];
     size_t n = normalize_value(v, vfrom, vto, value, sizeof(value));
     if (in_tag ? is_script_url(value, n) : is_script_url_with_code(value, n))
         return 1;
-    if (name_len == 5 && memcmp(name, "style", 5) == 0 && is_dangerous_style(value, n))
+    if (is_style && is_dangerous_style(value, n))
         return 1;
-    if (name_len == 6 && memcmp(name, "srcdoc", 6) == 0 && memchr(value, '<', n))
+    if (is_srcdoc && memchr(value, '<', n))
         return 1;
     return 0;
 }
@@ -681,19 +713,6 @@ static int is_script_url_or_style_value(const html_view *v)
 
 /* ---- cheap necessary conditions ------------------------------------------------------------------------- */
 
-/* Whether the decoding view can read anything differently from the raw one: char_at only departs from the raw
- * byte at '&' (references), 0xEF (full-width forms), NUL and "+AD" (UTF-7). Without those both views are the
- * same and so are both passes. */
-static int decoding_can_change(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '&' || c == 0xef || c == 0 || (c == '+' && i + 2 < len && s[i + 1] == 'A' && s[i + 2] == 'D'))
-            return 1;
-    }
-    return 0;
-}
-
 /* Words the JS scan needs one of (sinks, document, global objects, call/apply), grouped by first letter: a
  * plain substring test over them is a superset of the identifier tokens the scan reads. */
 static const char *const js_words_a[] = {"alert", "atob", "apply", NULL};
@@ -756,54 +775,115 @@ static int contains_js_word(const char *s, size_t len)
     return 0;
 }
 
-/* For the raw view only (every character is its byte): whether any scan can fire at all.
- * - the URL/style value check needs ':' (every script URL scheme, -moz-binding:, behavior:) or '(' (url();
- * - element content needs '<'; attributes (also after a leading attribute value) need '=' to have a value;
- * - the JS scan fires only with one of `([.),]};` right after an identifier of its lists (JSFuck needs "[]"),
- *   and those identifiers are written out unless '\\' starts an escape. */
-static int raw_view_may_fire(const char *s, size_t len)
+/* The ASCII bytes present in a value, and the facts the pre-checks below need, from one pass over it. */
+typedef struct {
+    uint64_t lo, hi;       /* bytes 0..63 and 64..127 present */
+    int has_ef;            /* 0xEF, the lead byte of the full-width forms the decoding view folds */
+    int first_significant; /* first byte normalize_value would keep on the raw view, lower case; -1 if none */
+} byte_summary;
+
+static int has_byte(const byte_summary *b, unsigned char c)
 {
-    uint64_t lo = 0; /* bytes 0..63 present */
-    uint64_t hi = 0; /* bytes 64..127 present */
+    return c < 64 ? (int)((b->lo >> c) & 1) : c < 128 ? (int)((b->hi >> (c - 64)) & 1) : 0;
+}
+
+static void summarize(const char *s, size_t len, byte_summary *b)
+{
+    b->lo = b->hi = 0;
+    b->has_ef = 0;
+    b->first_significant = END_OF_INPUT;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 64)
-            lo |= 1ull << c;
+            b->lo |= 1ull << c;
         else if (c < 128)
-            hi |= 1ull << (c - 64);
+            b->hi |= 1ull << (c - 64);
+        else if (c == 0xef)
+            b->has_ef = 1;
+        if (b->first_significant == END_OF_INPUT && c > 0x20 && c != '\\')
+            b->first_significant = lower_ascii(c);
     }
-#define HAS(c) ((c) < 64 ? (lo >> (c)) & 1 : (hi >> ((c)-64)) & 1)
-    if (HAS(':') || HAS('(') || HAS('<') || HAS('='))
+}
+
+/* Whether the decoding view can read anything differently from the raw one: char_at only departs from the raw
+ * byte at '&' (references), 0xEF (full-width forms), NUL and "+AD" (UTF-7). Without those both views are the
+ * same and so are both passes. */
+static int decoding_can_change(const char *s, size_t len, const byte_summary *b)
+{
+    if (has_byte(b, '&') || has_byte(b, 0) || b->has_ef)
         return 1;
-    if (!(HAS('`') || HAS('.') || HAS(')') || HAS(',') || HAS(']') || HAS('}') || HAS(';') || HAS('[')))
+    if (!has_byte(b, '+'))
         return 0;
-    if (HAS('\\') || HAS('['))
+    for (size_t i = 0; i + 2 < len; i++)
+        if (s[i] == '+' && s[i + 1] == 'A' && s[i + 2] == 'D')
+            return 1;
+    return 0;
+}
+
+/* Necessary conditions of each scan on the raw view, where every character is its byte:
+ * - the whole-value URL/style check: a script URL starts with one of its scheme letters and has ':'; the style
+ *   patterns need '(' (url(, expression(, behavior:url() or ':' and '-' (-moz-binding:);
+ * - element content needs '<'; attributes outside a tag need '=' to have a value;
+ * - a value starting inside an attribute: its own value must be a script URL, then '=' or '<' as above;
+ * - the JS scan fires only with one of `([.),]};` right after an identifier of its lists (JSFuck needs "[]"),
+ *   and those identifiers are written out unless '\\' starts an escape. */
+static int raw_url_or_style_may_fire(const byte_summary *b)
+{
+    return has_byte(b, '(') || (has_byte(b, ':') && (may_start_script_url(b->first_significant) || has_byte(b, '-')));
+}
+
+static int raw_value_start_may_fire(const byte_summary *b)
+{
+    return (has_byte(b, ':') && may_start_script_url(b->first_significant)) || has_byte(b, '=') || has_byte(b, '<');
+}
+
+static int raw_javascript_may_fire(const char *s, size_t len, const byte_summary *b)
+{
+    if (!(has_byte(b, '`') || has_byte(b, '(') || has_byte(b, '.') || has_byte(b, ')') || has_byte(b, ',') || has_byte(b, ']') ||
+          has_byte(b, '}') || has_byte(b, ';') || has_byte(b, '[')))
+        return 0;
+    if (has_byte(b, '\\') || has_byte(b, '['))
         return 1;
-#undef HAS
     return contains_js_word(s, len);
+}
+
+/* One pass over a view; on the raw view the scans whose necessary conditions are absent are skipped (each scan is
+ * a pure function of the view, so skipping one that cannot fire changes nothing). */
+static int scan_view(const html_view *v, const byte_summary *b)
+{
+    int raw = !v->decode;
+    if ((!raw || raw_url_or_style_may_fire(b)) && is_script_url_or_style_value(v))
+        return 1;
+    if ((!raw || has_byte(b, '<')) && scan_data(v, 0))
+        return 1;
+    if ((!raw || raw_javascript_may_fire(v->s, v->len, b)) && scan_javascript(v))
+        return 1;
+    size_t ignored;
+    if ((!raw || has_byte(b, '=')) && scan_attributes(v, 0, 0, &ignored))
+        return 1;
+    if (raw && !raw_value_start_may_fire(b))
+        return 0;
+    static const int quotings[] = {VALUE_UNQUOTED, VALUE_SINGLE, VALUE_DOUBLE};
+    for (size_t q = 0; q < sizeof(quotings) / sizeof(quotings[0]); q++) {
+        if (quotings[q] && raw && !has_byte(b, (unsigned char)quotings[q]))
+            continue;
+        if (scan_from_attribute_value(v, quotings[q]))
+            return 1;
+    }
+    return 0;
 }
 
 int rs_detect_xss(const char *s, size_t len)
 {
     if (s == NULL || len == 0)
         return 0;
-    int decoded_differs = decoding_can_change(s, len);
-    for (int decode = 0; decode <= decoded_differs; decode++) {
-        if (!decode && !raw_view_may_fire(s, len))
-            continue;
-        html_view v = {s, len, decode};
-        if (is_script_url_or_style_value(&v) || scan_data(&v, 0) || scan_javascript(&v))
-            return 1;
-        size_t ignored;
-        if (scan_attributes(&v, 0, 0, &ignored))
-            return 1;
-        static const int quotings[] = {VALUE_UNQUOTED, VALUE_SINGLE, VALUE_DOUBLE};
-        for (size_t q = 0; q < sizeof(quotings) / sizeof(quotings[0]); q++) {
-            if (quotings[q] && memchr(s, quotings[q], len) == NULL && !decode)
-                continue;
-            if (scan_from_attribute_value(&v, quotings[q]))
-                return 1;
-        }
-    }
-    return 0;
+    byte_summary b;
+    summarize(s, len, &b);
+    html_view raw = {s, len, 0};
+    if (scan_view(&raw, &b))
+        return 1;
+    if (!decoding_can_change(s, len, &b))
+        return 0;
+    html_view decoded = {s, len, 1};
+    return scan_view(&decoded, &b);
 }
