@@ -6,6 +6,7 @@
 #include "detect.h"
 #include "detect_sqli_words.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* Token classes; they are also the characters of the fingerprint. */
@@ -55,18 +56,18 @@ typedef struct {
 } sql_lexer;
 
 /* Byte classes, looked up once per byte instead of chains of comparisons. */
-enum { CC_WORD = 1, CC_DIGIT = 2, CC_SPACE = 4 };
+enum { CC_WORD = 1, CC_DIGIT = 2, CC_SPACE = 4, CC_SPLITS_WORDS = 8 /* digits and NBSP: see no_rule_can_fire */ };
 
 /* word: letters, digits, '_', '$' and every byte >= 0x80; space: what SQL engines skip, NUL included, and 0xa0 (NBSP,
  * which MySQL and MSSQL skip in some builds) which is also a word byte. Range designators are a GNU extension. */
 static const unsigned char char_class[256] = {
     ['a' ... 'z'] = CC_WORD,
     ['A' ... 'Z'] = CC_WORD,
-    ['0' ... '9'] = CC_WORD | CC_DIGIT,
+    ['0' ... '9'] = CC_WORD | CC_DIGIT | CC_SPLITS_WORDS,
     ['_'] = CC_WORD,
     ['$'] = CC_WORD,
     [0x80 ... 0x9f] = CC_WORD,
-    [0xa0] = CC_WORD | CC_SPACE,
+    [0xa0] = CC_WORD | CC_SPACE | CC_SPLITS_WORDS,
     [0xa1 ... 0xff] = CC_WORD,
     [' '] = CC_SPACE,
     ['\t'] = CC_SPACE,
@@ -839,6 +840,162 @@ static void write_fingerprint(const sql_token *t, size_t n, char fingerprint[16]
     fingerprint[k] = '\0';
 }
 
+enum { WORD_SAFE, WORD_MAY_FIRE, WORD_NUMBER };
+
+/* What a word (no dots) can do in a value that has none of the bytes no_rule_can_fire rejects: only
+ * statements, UNION, clauses, word operators, logic words and the keywords the rules name (FROM, VALUES, INTO, SET,
+ * BY of ORDER/GROUP BY, WAITFOR) can make a rule fire; functions cannot be called without '('. NULL, TRUE and FALSE
+ * are numbers, which matter only next to an '=' (a tautology). */
+static int classify_plain_word(const sql_word *w)
+{
+    if (w == NULL)
+        return WORD_SAFE;
+    switch (w->cls) {
+    case T_STATEMENT:
+    case T_UNION:
+    case T_CLAUSE:
+    case T_OPERATOR:
+    case T_LOGIC:
+        return WORD_MAY_FIRE;
+    case T_KEYWORD:
+        return (w->id == SW_FROM || w->id == SW_VALUES || w->id == SW_INTO || w->id == SW_SET || w->id == SW_BY ||
+                w->id == SW_WAITFOR)
+                   ? WORD_MAY_FIRE
+                   : WORD_SAFE;
+    case T_NUMBER:
+        return WORD_NUMBER;
+    default:
+        return WORD_SAFE;
+    }
+}
+
+/* Bit n of plain_word_filter[letter - 'a'] is set when a word of length n starting with that letter is not
+ * WORD_SAFE: most words of a value fail this test and need no hashing. Built once before main() from the word
+ * table itself; if that did not happen, no_rule_can_fire() gives up (the full detector runs). */
+static uint32_t plain_word_filter[26];
+static int plain_word_filter_ready;
+
+__attribute__((constructor)) static void build_plain_word_filter(void)
+{
+    for (size_t i = 0; i < sql_word_count(); i++) {
+        const sql_word *w = sql_word_at(i);
+        size_t n = strlen(w->name);
+        unsigned letter = (unsigned)(unsigned char)w->name[0] - 'a';
+        if (letter >= 26 || n >= 32)
+            return; /* cannot be represented: leave the filter unused */
+        if (classify_plain_word(w) != WORD_SAFE)
+            plain_word_filter[letter] |= 1u << n;
+    }
+    plain_word_filter_ready = 1;
+}
+
+static int classify_plain_word_at(const char *s, size_t n)
+{
+    unsigned letter = (unsigned)((unsigned char)s[0] | 0x20) - 'a';
+    if (letter >= 26 || n >= 32 || !((plain_word_filter[letter] >> n) & 1))
+        return WORD_SAFE;
+    return classify_plain_word(sql_word_lookup(s, n));
+}
+
+/* Words inside a run of word bytes s[from..to) that start after a digit or an NBSP ("1else" lexes as 1 then else;
+ * a decimal number ends before an NBSP the lexer then skips): the worst of their classes. */
+static int classify_inner_words(const char *s, size_t from, size_t to)
+{
+    int worst = WORD_SAFE;
+    for (size_t p = from + 1; p < to; p++) {
+        unsigned char before = (unsigned char)s[p - 1];
+        if ((is_digit(before) || before == 0xa0) && !is_digit((unsigned char)s[p])) {
+            int c = classify_plain_word_at(s + p, to - p);
+            if (c == WORD_MAY_FIRE)
+                return c;
+            if (c == WORD_NUMBER)
+                worst = c;
+        }
+    }
+    return worst;
+}
+
+/* An exact early exit for plain values. When the value has no quote, parenthesis, comment opener, comparison, logic
+ * or JSON operator byte, the only token types are words, numbers, variables, commas, semicolons, arithmetic
+ * operators and '?' (other), plus whatever the words are; none of the rules in judge() and fragment_at_start() can
+ * fire on such a sequence unless a word is one classify_plain_word() flags. A single '=' adds one comparison, which
+ * only matters as the tautology "v = v" at the start (value first) or after "name=" (needs a second '='), so it is
+ * allowed when the value starts with a word that is not a number. No quote means only the unquoted context runs,
+ * so this proves rs_detect_sqli returns 0. One pass; each run of word bytes is hashed as it is read (the lexer
+ * starts a word at the start of a run, and inside one only after a number or a skipped NBSP; a word with dots is
+ * only ever a function or a table name, so checking the dot-free pieces covers it). */
+static int no_rule_can_fire(const char *s, size_t len)
+{
+    if (!plain_word_filter_ready)
+        return 0;
+    size_t k = 0;
+    while (k < len && is_space((unsigned char)s[k]))
+        k++;
+    int starts_with_word = k < len && is_word_char((unsigned char)s[k]) && !is_digit((unsigned char)s[k]);
+    size_t equals = 0;
+    int number_word = 0;
+    while (k < len) {
+        unsigned char c = (unsigned char)s[k];
+        if (char_class[c] & CC_WORD) {
+            size_t start = k;
+            unsigned char classes = 0;
+            do {
+                classes |= char_class[(unsigned char)s[k]];
+                k++;
+            } while (k < len && (char_class[(unsigned char)s[k]] & CC_WORD));
+            int word = classify_plain_word_at(s + start, k - start);
+            if (word != WORD_MAY_FIRE && (classes & CC_SPLITS_WORDS)) {
+                int inner = classify_inner_words(s, start, k);
+                word = inner != WORD_SAFE ? inner : word;
+            }
+            if (word == WORD_MAY_FIRE)
+                return 0;
+            number_word |= word == WORD_NUMBER;
+            continue;
+        }
+        k++;
+        if (char_class[c] & CC_SPACE)
+            continue;
+        unsigned char next = k < len ? (unsigned char)s[k] : 0;
+        switch (c) {
+        case '=':
+            if (++equals > 1 || !starts_with_word)
+                return 0;
+            continue;
+        case ':': /* alone it is "other"; "::" and ":=" are operators */
+            if (next == ':' || next == '=')
+                return 0;
+            continue;
+        case '-': /* "--" comment, "->" JSON operator */
+            if (next == '-' || next == '>')
+                return 0;
+            continue;
+        case '/': /* block comment */
+            if (next == '*')
+                return 0;
+            continue;
+        case '\'':
+        case '"':
+        case '`':
+        case '(':
+        case ')':
+        case '<':
+        case '>':
+        case '!':
+        case '?':
+        case '#':
+        case '&':
+        case '|':
+        case '^':
+        case '~':
+            return 0;
+        default: /* . , ; [ ] { } \ @ + * % and control bytes */
+            continue;
+        }
+    }
+    return !(equals && number_word);
+}
+
 int rs_detect_sqli(const char *s, size_t len, char fingerprint[16])
 {
     /* quoting context of the injection point, and whether backslash escapes a quote (MySQL) or not (standard) */
@@ -847,7 +1004,7 @@ int rs_detect_sqli(const char *s, size_t len, char fingerprint[16])
         char backslash_escapes;
     } contexts[] = {{0, 1}, {'\'', 1}, {'"', 1}, {'`', 0}, {'\'', 0}, {'"', 0}};
     sql_token tokens[MAX_TOKENS];
-    if (s == NULL)
+    if (s == NULL || no_rule_can_fire(s, len))
         return 0;
     int has_backslash = memchr(s, '\\', len) != NULL;
     for (size_t c = 0; c < sizeof(contexts) / sizeof(contexts[0]); c++) {

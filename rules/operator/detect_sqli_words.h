@@ -53,6 +53,10 @@ typedef struct {
 /** Case-insensitive lookup of `s[0..n)`; NULL when it is not a known SQL word. */
 const sql_word *sql_word_lookup(const char *s, size_t n);
 
+/** The words of the table, for building filters over them: count and the i-th entry. */
+size_t sql_word_count(void);
+const sql_word *sql_word_at(size_t i);
+
 /** Returns 1 when every word of the table is found by sql_word_lookup (the hash index is up to date). */
 int sql_word_table_check(void);
 

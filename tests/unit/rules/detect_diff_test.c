@@ -537,6 +537,20 @@ static const char *const html_pieces[] = {
     "java\tscript",
 };
 
+/* Values made of the bytes and words the detectors' early exits accept, plus the ones at their edges (one '=',
+ * words after numbers, NBSP, "--", "->", a block comment opener, "::", ":="), so that the exits are exercised on both sides. */
+static const char *const plain_pieces[] = {
+    " ",     "  ",    "\xa0",   "\t",     "\x01",    "\x7f",      ".",         ",",      ";",      ":",        "::",
+    ":=",    "-",     "--",     "->",     "/",       "/*",        "*",         "+",      "%",      "=",        "==",
+    "@",     "@a",    "[",      "]",      "{",       "}",         "\\",        "1",      "12",     "1.5",      ".5",
+    "1e",    "1e5",   "0x1f",   "1else",  "2union",  "\xa0union", "\xa0order", "1.5e3",  "e",      "x",        "abc",
+    "json",  "order", "by",     "group",  "from",    "where",     "into",      "values", "set",    "limit",    "waitfor",
+    "delay", "time",  "as",     "null",   "true",    "false",     "NULL",      "union",  "select", "and",      "or",
+    "like",  "in",    "is",     "not",    "having",  "sleep",     "user",      "count",  "left",   "a.b",      "x.union",
+    "sku",   "Blue",  "cotton", "maria",  "example", "com",       "AB",        "-1",     "_id",    "$x",       "\xc3\xa9",
+    "asc",   "desc",  "table",  "exists", "if",      "case",      "end",       "top",    "all",    "distinct",
+};
+
 static size_t soup(char *out, size_t cap, const char *const *pieces, size_t count)
 {
     size_t n = 0;
@@ -546,6 +560,24 @@ static size_t soup(char *out, size_t cap, const char *const *pieces, size_t coun
         size_t m = strlen(piece);
         if (n + m > cap)
             break;
+        memcpy(out + n, piece, m);
+        n += m;
+    }
+    return n;
+}
+
+/* Short sequences of plain pieces, mostly separated by a space, as values are written. */
+static size_t plain_soup(char *out, size_t cap)
+{
+    size_t n = 0;
+    size_t parts = 1 + rng_below(6);
+    for (size_t p = 0; p < parts; p++) {
+        const char *piece = plain_pieces[rng_below(sizeof(plain_pieces) / sizeof(plain_pieces[0]))];
+        size_t m = strlen(piece);
+        if (n + m + 1 > cap)
+            break;
+        if (p > 0 && rng_below(4) != 0)
+            out[n++] = ' ';
         memcpy(out + n, piece, m);
         n += m;
     }
@@ -615,7 +647,7 @@ static size_t mutate(char *out, size_t cap, const char *src, size_t len)
     return n;
 }
 
-#define GENERATED_PER_KIND 60000
+#define GENERATED_PER_KIND 45000
 
 static void test_word_index_is_complete(void **state)
 {
@@ -647,10 +679,29 @@ static void test_same_verdicts(void **state)
         compare_one(buf, n);
         n = soup(buf, sizeof(buf), html_pieces, sizeof(html_pieces) / sizeof(html_pieces[0]));
         compare_one(buf, n);
+        n = soup(buf, sizeof(buf), plain_pieces, sizeof(plain_pieces) / sizeof(plain_pieces[0]));
+        compare_one(buf, n);
+        n = plain_soup(buf, sizeof(buf));
+        compare_one(buf, n);
         if (pool_count) {
             size_t pick = rng_below(pool_count);
             n = mutate(buf, sizeof(buf), pool[pick], pool_len[pick]);
             compare_one(buf, n);
+        }
+    }
+    /* every sequence of up to three plain pieces separated by a space, and every pair joined directly (also before a third piece)
+     */
+    enum { PLAIN = sizeof(plain_pieces) / sizeof(plain_pieces[0]) };
+    for (size_t a = 0; a < PLAIN; a++) {
+        for (size_t b = 0; b < PLAIN; b++) {
+            int n = snprintf(buf, sizeof(buf), "%s%s", plain_pieces[a], plain_pieces[b]);
+            compare_one(buf, (size_t)n);
+            for (size_t c = 0; c < PLAIN; c++) {
+                n = snprintf(buf, sizeof(buf), "%s %s %s", plain_pieces[a], plain_pieces[b], plain_pieces[c]);
+                compare_one(buf, (size_t)n);
+                n = snprintf(buf, sizeof(buf), "%s%s %s", plain_pieces[a], plain_pieces[b], plain_pieces[c]);
+                compare_one(buf, (size_t)n);
+            }
         }
     }
     printf("generated: %lu compared\n", stats.compared - before);
