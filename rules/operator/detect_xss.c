@@ -715,93 +715,96 @@ static int is_script_url_or_style_value(const html_view *v)
 
 /* Words the JS scan needs one of (sinks, document, global objects, call/apply), grouped by first letter: a
  * plain substring test over them is a superset of the identifier tokens the scan reads. */
-static const char *const js_words_a[] = {"alert", "atob", "apply", NULL};
-static const char *const js_words_c[] = {"confirm", "constructor", "content", "call", NULL};
-static const char *const js_words_d[] = {"document", NULL};
-static const char *const js_words_e[] = {"eval", "execScript", NULL};
-static const char *const js_words_f[] = {"fromCharCode", "frames", NULL};
-static const char *const js_words_F[] = {"Function", NULL};
-static const char *const js_words_g[] = {"globalThis", NULL};
-static const char *const js_words_i[] = {"importScripts", NULL};
-static const char *const js_words_p[] = {"prompt", "parent", NULL};
-static const char *const js_words_s[] = {"setTimeout", "setInterval", "setImmediate", "self", NULL};
-static const char *const js_words_t[] = {"top", "this", NULL};
-static const char *const js_words_w[] = {"window", NULL};
+typedef struct {
+    const char *text;
+    size_t len;
+} js_word;
 
-static const char *const *js_words_from(unsigned char c)
-{
-    switch (c) {
-    case 'a':
-        return js_words_a;
-    case 'c':
-        return js_words_c;
-    case 'd':
-        return js_words_d;
-    case 'e':
-        return js_words_e;
-    case 'f':
-        return js_words_f;
-    case 'F':
-        return js_words_F;
-    case 'g':
-        return js_words_g;
-    case 'i':
-        return js_words_i;
-    case 'p':
-        return js_words_p;
-    case 's':
-        return js_words_s;
-    case 't':
-        return js_words_t;
-    case 'w':
-        return js_words_w;
-    default:
-        return NULL;
+#define JS_WORD(w)                                                                                                                 \
+    {                                                                                                                              \
+        w, sizeof(w) - 1                                                                                                           \
     }
+static const js_word js_words_a[] = {JS_WORD("alert"), JS_WORD("atob"), JS_WORD("apply"), {NULL, 0}};
+static const js_word js_words_c[] = {JS_WORD("confirm"), JS_WORD("constructor"), JS_WORD("content"), JS_WORD("call"), {NULL, 0}};
+static const js_word js_words_d[] = {JS_WORD("document"), {NULL, 0}};
+static const js_word js_words_e[] = {JS_WORD("eval"), JS_WORD("execScript"), {NULL, 0}};
+static const js_word js_words_f[] = {JS_WORD("fromCharCode"), JS_WORD("frames"), {NULL, 0}};
+static const js_word js_words_F[] = {JS_WORD("Function"), {NULL, 0}};
+static const js_word js_words_g[] = {JS_WORD("globalThis"), {NULL, 0}};
+static const js_word js_words_i[] = {JS_WORD("importScripts"), {NULL, 0}};
+static const js_word js_words_p[] = {JS_WORD("prompt"), JS_WORD("parent"), {NULL, 0}};
+static const js_word js_words_s[] = {
+    JS_WORD("setTimeout"), JS_WORD("setInterval"), JS_WORD("setImmediate"), JS_WORD("self"), {NULL, 0}};
+static const js_word js_words_t[] = {JS_WORD("top"), JS_WORD("this"), {NULL, 0}};
+static const js_word js_words_w[] = {JS_WORD("window"), {NULL, 0}};
+#undef JS_WORD
+
+static const js_word *const js_words_by_first[128] = {
+    ['a'] = js_words_a, ['c'] = js_words_c, ['d'] = js_words_d, ['e'] = js_words_e, ['f'] = js_words_f, ['F'] = js_words_F,
+    ['g'] = js_words_g, ['i'] = js_words_i, ['p'] = js_words_p, ['s'] = js_words_s, ['t'] = js_words_t, ['w'] = js_words_w,
+};
+
+/* Bit (second byte & 31) of js_second_bytes[first byte] is set for every word of the lists: most letters of a value
+ * are ruled out by this pair test alone. Built before main() from the lists; unused if that did not happen. */
+static uint32_t js_second_bytes[128];
+static int js_second_bytes_ready;
+
+__attribute__((constructor)) static void build_js_second_bytes(void)
+{
+    for (size_t c = 0; c < 128; c++)
+        for (const js_word *w = js_words_by_first[c]; w != NULL && w->text != NULL; w++)
+            js_second_bytes[c] |= 1u << ((unsigned char)w->text[1] & 31);
+    js_second_bytes_ready = 1;
 }
 
 static int contains_js_word(const char *s, size_t len)
 {
     for (size_t i = 0; i + 3 <= len; i++) {
-        const char *const *words = js_words_from((unsigned char)s[i]);
-        if (words == NULL)
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 128 || js_words_by_first[c] == NULL)
             continue;
-        for (; *words != NULL; words++) {
-            size_t m = strlen(*words);
-            if (m <= len - i && s[i + 1] == (*words)[1] && memcmp(s + i, *words, m) == 0)
+        if (js_second_bytes_ready && !((js_second_bytes[c] >> ((unsigned char)s[i + 1] & 31)) & 1))
+            continue;
+        for (const js_word *w = js_words_by_first[c]; w->text != NULL; w++)
+            if (w->len <= len - i && s[i + 1] == w->text[1] && memcmp(s + i, w->text, w->len) == 0)
                 return 1;
-        }
     }
     return 0;
 }
 
-/* The ASCII bytes present in a value, and the facts the pre-checks below need, from one pass over it. */
+/* The bytes the pre-checks look at, one bit each (0 for every other byte). */
+static const uint32_t xss_byte_bit[256] = {
+    ['<'] = 1u << 0,  ['='] = 1u << 1,  [':'] = 1u << 2,  ['('] = 1u << 3,  [')'] = 1u << 4,  ['`'] = 1u << 5,   ['.'] = 1u << 6,
+    [','] = 1u << 7,  ['['] = 1u << 8,  [']'] = 1u << 9,  ['}'] = 1u << 10, [';'] = 1u << 11, ['\\'] = 1u << 12, ['\''] = 1u << 13,
+    ['"'] = 1u << 14, ['&'] = 1u << 15, ['+'] = 1u << 16, [0] = 1u << 17,   ['-'] = 1u << 18, [0xef] = 1u << 19,
+};
+
+/* What one pass over the value found: which of those bytes occur, and the first byte normalize_value would keep
+ * on the raw view (lower case; END_OF_INPUT if none). */
 typedef struct {
-    uint64_t lo, hi;       /* bytes 0..63 and 64..127 present */
-    int has_ef;            /* 0xEF, the lead byte of the full-width forms the decoding view folds */
-    int first_significant; /* first byte normalize_value would keep on the raw view, lower case; -1 if none */
+    uint32_t bytes;
+    int first_significant;
 } byte_summary;
 
+/* c must be one of the bytes of xss_byte_bit. */
 static int has_byte(const byte_summary *b, unsigned char c)
 {
-    return c < 64 ? (int)((b->lo >> c) & 1) : c < 128 ? (int)((b->hi >> (c - 64)) & 1) : 0;
+    return (b->bytes & xss_byte_bit[c]) != 0;
 }
 
 static void summarize(const char *s, size_t len, byte_summary *b)
 {
-    b->lo = b->hi = 0;
-    b->has_ef = 0;
+    uint32_t bytes = 0;
+    for (size_t i = 0; i < len; i++)
+        bytes |= xss_byte_bit[(unsigned char)s[i]];
+    b->bytes = bytes;
     b->first_significant = END_OF_INPUT;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 64)
-            b->lo |= 1ull << c;
-        else if (c < 128)
-            b->hi |= 1ull << (c - 64);
-        else if (c == 0xef)
-            b->has_ef = 1;
-        if (b->first_significant == END_OF_INPUT && c > 0x20 && c != '\\')
+        if (c > 0x20 && c != '\\') {
             b->first_significant = lower_ascii(c);
+            break;
+        }
     }
 }
 
@@ -810,7 +813,7 @@ static void summarize(const char *s, size_t len, byte_summary *b)
  * same and so are both passes. */
 static int decoding_can_change(const char *s, size_t len, const byte_summary *b)
 {
-    if (has_byte(b, '&') || has_byte(b, 0) || b->has_ef)
+    if (has_byte(b, '&') || has_byte(b, 0) || has_byte(b, 0xef))
         return 1;
     if (!has_byte(b, '+'))
         return 0;
