@@ -222,8 +222,9 @@ struct st_rs_cand_db_t {
     uint8_t *node_always;  /* per tnode: its transformation has no trigger set */
     uint8_t *node_dot_end; /* per tnode: it also runs on a value ending in '.' (normalizePath) */
     rs_ac_t *ac;
-    rs_str_t *lits;       /* the literals (folded), for stats and debugging */
-    uint32_t **lit_slots; /* per literal: slots that need it, as slot << 1 | literal set (0 or 1) */
+    rs_str_t *lits;         /* the literals (folded), for stats and debugging */
+    uint32_t **lit_slots;   /* per literal: slots that need it, as slot << 1 | literal set (0 or 1), by chain */
+    uint32_t **lit_run_end; /* per literal and entry: index after the last entry of the same chain */
     uint32_t *lit_nslots;
     size_t nlits;
 };
@@ -777,6 +778,28 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     c->lit_slots = b.slots;
     c->lit_nslots = b.nslots;
     c->nlits = b.n;
+    /* each literal's slots grouped by chain, with the end of each group: a string that is not the output of a
+     * chain skips all that chain's slots at once (common literals serve dozens of slots on a few chains) */
+    c->lit_run_end = calloc(b.n ? b.n : 1, sizeof(uint32_t *));
+    if (c->lit_run_end == NULL)
+        abort();
+    for (size_t li = 0; li < b.n; li++) {
+        uint32_t n = b.nslots[li], *v = b.slots[li];
+        for (uint32_t i = 1; i < n; i++) { /* insertion sort by chain, stable: lists are short */
+            uint32_t e = v[i], j = i;
+            while (j > 0 && c->slot_chain[v[j - 1] >> 1] > c->slot_chain[e >> 1]) {
+                v[j] = v[j - 1];
+                j--;
+            }
+            v[j] = e;
+        }
+        c->lit_run_end[li] = malloc((n ? n : 1) * sizeof(uint32_t));
+        if (c->lit_run_end[li] == NULL)
+            abort();
+        for (uint32_t i = n; i-- > 0;)
+            c->lit_run_end[li][i] =
+                i + 1 < n && c->slot_chain[v[i + 1] >> 1] == c->slot_chain[v[i] >> 1] ? c->lit_run_end[li][i + 1] : i + 1;
+    }
     db->stats.literals = (unsigned)b.n;
     db->stats.prefiltered = c->nfiltered;
     db->stats.unfiltered = 0;
@@ -794,10 +817,12 @@ void rs_cand_free(rs_cand_db_t *c)
     rs_ac_free(c->ac);
     for (size_t i = 0; i < c->nlits; i++) {
         free(c->lit_slots[i]);
+        free(c->lit_run_end[i]);
         free((char *)c->lits[i].base);
     }
     free(c->lits);
     free(c->lit_slots);
+    free(c->lit_run_end);
     free(c->lit_nslots);
     free(c->slot_of);
     free(c->slot_count);
@@ -1048,11 +1073,15 @@ static int on_literal(void *arg, uint32_t lit, size_t end)
         }
         ct->ilits[ct->nilits++] = lit;
     }
-    const uint32_t *slots = s->c->lit_slots[lit];
-    for (uint32_t i = 0; i < s->c->lit_nslots[lit]; i++) {
+    const uint32_t *slots = s->c->lit_slots[lit], *run_end = s->c->lit_run_end[lit];
+    for (uint32_t i = 0, n = s->c->lit_nslots[lit]; i < n; i++) {
         uint32_t slot = slots[i] >> 1;
         uint32_t chain = s->c->slot_chain[slot];
-        if (ct->stamp[chain] != s->serial || ct->tried[slot] == s->serial)
+        if (ct->stamp[chain] != s->serial) { /* not this chain's string: skip its other slots too */
+            i = run_end[i] - 1;
+            continue;
+        }
+        if (ct->tried[slot] == s->serial)
             continue;
         if (s->c->slot_two[slot]) { /* both literal sets must occur in this string */
             if (ct->gserial[slot] != s->serial) {
