@@ -915,26 +915,52 @@ static int classify_inner_words(const char *s, size_t from, size_t to)
     return worst;
 }
 
-/* An exact early exit for plain values. When the value has no quote, parenthesis, comment opener, comparison, logic
- * or JSON operator byte, the only token types are words, numbers, variables, commas, semicolons, arithmetic
- * operators and '?' (other), plus whatever the words are; none of the rules in judge() and fragment_at_start() can
- * fire on such a sequence unless a word is one classify_plain_word() flags. A single '=' adds one comparison, which
- * only matters as the tautology "v = v" at the start (value first) or after "name=" (needs a second '='), so it is
- * allowed when the value starts with a word that is not a number. No quote means only the unquoted context runs,
- * so this proves rs_detect_sqli returns 0. One pass; each run of word bytes is hashed as it is read (the lexer
- * starts a word at the start of a run, and inside one only after a number or a skipped NBSP; a word with dots is
- * only ever a function or a table name, so checking the dot-free pieces covers it). */
+/* Does the token at s[i] (after spaces) read as a word rather than a value? A letter starts a word; digits followed
+ * by a word byte other than 'e' form an identifier ("3f1c"); anything else may be a number, a variable or worse. */
+static int word_token_at(const char *s, size_t len, size_t i)
+{
+    while (i < len && is_space((unsigned char)s[i]))
+        i++;
+    if (i >= len)
+        return 0;
+    unsigned char c = (unsigned char)s[i];
+    if (is_word_char(c) && !is_digit(c))
+        return 1;
+    if (!is_digit(c))
+        return 0;
+    if (c == '0' && i + 1 < len && (s[i + 1] == 'x' || s[i + 1] == 'X' || s[i + 1] == 'b' || s[i + 1] == 'B'))
+        return 0;
+    while (i < len && is_digit((unsigned char)s[i]))
+        i++;
+    return i < len && is_word_char((unsigned char)s[i]) && s[i] != 'e' && s[i] != 'E';
+}
+
+/* Does a comment start at s[i]? */
+static int comment_at(const char *s, size_t len, size_t i)
+{
+    unsigned char next = i + 1 < len ? (unsigned char)s[i + 1] : 0;
+    return (s[i] == '/' && next == '*') || (s[i] == '-' && next == '-') || s[i] == '#';
+}
+
+/* An exact early exit for plain values. When the value has no quote, parenthesis, comparison other than '=', logic,
+ * JSON operator or executable-comment byte, the only token types are words, numbers, variables, commas, semicolons,
+ * arithmetic operators, '=', comments and '?' (other), plus whatever the words are. None of the rules in judge() and
+ * fragment_at_start() can fire on such a sequence unless a word is one classify_plain_word() flags, except through
+ * '=': a tautology "v = v" needs a value first, either at the start of the value or, for a nested parameter, right
+ * after "name=". So with an '=' the value must start with a word that is not a number, and if that word is followed
+ * by '=' (the "name=" form), what follows must be a word too (a comment before that '=' is not reasoned about; one
+ * after it is not a word). No quote means only the unquoted context runs, so this proves rs_detect_sqli returns 0.
+ * One pass; the lexer starts a word at the start of a run of word bytes, and inside one only after a number or a
+ * skipped NBSP; a word with dots is only ever a function or a table name, so checking the dot-free pieces covers it. */
 static int no_rule_can_fire(const char *s, size_t len)
 {
     if (!plain_word_filter_ready)
         return 0;
-    size_t k = 0;
-    while (k < len && is_space((unsigned char)s[k]))
-        k++;
-    int starts_with_word = k < len && is_word_char((unsigned char)s[k]) && !is_digit((unsigned char)s[k]);
-    size_t equals = 0;
-    int number_word = 0;
-    while (k < len) {
+    size_t first = 0;
+    while (first < len && is_space((unsigned char)s[first]))
+        first++;
+    int equals = 0, comments = 0, number_word = 0;
+    for (size_t k = first; k < len;) {
         unsigned char c = (unsigned char)s[k];
         if (char_class[c] & CC_WORD) {
             size_t start = k;
@@ -959,20 +985,26 @@ static int no_rule_can_fire(const char *s, size_t len)
         unsigned char next = k < len ? (unsigned char)s[k] : 0;
         switch (c) {
         case '=':
-            if (++equals > 1 || !starts_with_word)
-                return 0;
+            equals = 1;
             continue;
         case ':': /* alone it is "other"; "::" and ":=" are operators */
             if (next == ':' || next == '=')
                 return 0;
             continue;
-        case '-': /* "--" comment, "->" JSON operator */
-            if (next == '-' || next == '>')
+        case '-': /* "--" comments, "->" is a JSON operator */
+            if (next == '>')
                 return 0;
+            comments |= next == '-';
             continue;
-        case '/': /* block comment */
-            if (next == '*')
+        case '/': /* a block comment opened with '!' is MySQL's executable comment: code, not a comment */
+            if (next == '*' && k + 1 < len && s[k + 1] == '!')
                 return 0;
+            comments |= next == '*';
+            continue;
+        case '#': /* a comment, except the PostgreSQL operators #> and #- */
+            if (next == '>' || next == '-')
+                return 0;
+            comments = 1;
             continue;
         case '\'':
         case '"':
@@ -983,7 +1015,6 @@ static int no_rule_can_fire(const char *s, size_t len)
         case '>':
         case '!':
         case '?':
-        case '#':
         case '&':
         case '|':
         case '^':
@@ -993,7 +1024,26 @@ static int no_rule_can_fire(const char *s, size_t len)
             continue;
         }
     }
-    return !(equals && number_word);
+    if (!equals)
+        return 1;
+    if (number_word || first >= len || !is_word_char((unsigned char)s[first]) || is_digit((unsigned char)s[first]))
+        return 0;
+    /* the first token is the word at `first` (dots join its pieces); is the next token '='? */
+    size_t k = first;
+    while (k < len && (is_word_char((unsigned char)s[k]) || (s[k] == '.' && k + 1 < len && is_word_char((unsigned char)s[k + 1]))))
+        k++;
+    while (k < len && is_space((unsigned char)s[k]))
+        k++;
+    if (k >= len)
+        return 1;
+    if (comments && comment_at(s, len, k))
+        return 0;
+    if (s[k] != '=')
+        return 1;
+    k++;
+    while (k < len && is_space((unsigned char)s[k]))
+        k++;
+    return word_token_at(s, len, k);
 }
 
 int rs_detect_sqli(const char *s, size_t len, char fingerprint[16])

@@ -565,7 +565,8 @@ static const char *const plain_pieces[] = {
     "delay", "time",  "as",     "null",   "true",    "false",     "NULL",      "union",  "select", "and",      "or",
     "like",  "in",    "is",     "not",    "having",  "sleep",     "user",      "count",  "left",   "a.b",      "x.union",
     "sku",   "Blue",  "cotton", "maria",  "example", "com",       "AB",        "-1",     "_id",    "$x",       "\xc3\xa9",
-    "asc",   "desc",  "table",  "exists", "if",      "case",      "end",       "top",    "all",    "distinct",
+    "asc",   "desc",  "table",  "exists", "if",      "case",      "end",       "top",    "all",    "distinct", "#",
+    "#-",    "*/",    "/**/",   "\n",     "3f1c",    "1e1",       "0x1",       "x=",     "=1",     "@a=",
 };
 
 static size_t soup(char *out, size_t cap, const char *const *pieces, size_t count)
@@ -721,6 +722,29 @@ static void test_same_verdicts(void **state)
             }
         }
     }
+    /* nested parameters and tautologies: "W = V = V" with every kind of value and separator */
+    static const char *const eq_names[] = {"x", "a.b", "count", "order", "1", "null", "@a", "", "x y", "information_schema"};
+    static const char *const eq_values[] = {"1",  "12", "1.5", ".5",   "1e5",  "1e+5", "1e",  "1ex", "3f1c",   "0x1f", "0b1",
+                                            "-1", "+1", "x",   "null", "true", "@a",   "@@a", "a.b", "1\xa0x", "$x",   "_x"};
+    static const char *const eq_seps[] = {"", " ", "/**/", "#\n", "--\n", "\xa0", "="};
+    enum {
+        NAMES = sizeof(eq_names) / sizeof(eq_names[0]),
+        VALUES = sizeof(eq_values) / sizeof(eq_values[0]),
+        SEPS = sizeof(eq_seps) / sizeof(eq_seps[0])
+    };
+    for (size_t w = 0; w < NAMES; w++)
+        for (size_t v = 0; v < VALUES; v++)
+            for (size_t a = 0; a < SEPS; a++)
+                for (size_t b = 0; b < SEPS; b++)
+                    for (size_t c = 0; c < SEPS; c++) {
+                        const char *other = eq_values[(v + c) % VALUES];
+                        int n = snprintf(buf, sizeof(buf), "%s%s=%s%s%s=%s", eq_names[w], eq_seps[a], eq_seps[b], eq_values[v],
+                                         eq_seps[c], eq_values[v]);
+                        compare_one(buf, (size_t)n);
+                        n = snprintf(buf, sizeof(buf), "%s%s=%s%s%s=%s%s", eq_names[w], eq_seps[a], eq_seps[b], eq_values[v],
+                                     eq_seps[c], other, eq_seps[a]);
+                        compare_one(buf, (size_t)n);
+                    }
     printf("generated: %lu compared\n", stats.compared - before);
     printf("total: %lu strings compared, %lu differences (old verdicts: %lu sqli, %lu xss hits)\n", stats.compared,
            stats.differences, stats.sqli_hits, stats.xss_hits);
