@@ -56,19 +56,20 @@ typedef struct {
 } sql_lexer;
 
 /* Byte classes, looked up once per byte instead of chains of comparisons. */
-enum { CC_WORD = 1, CC_DIGIT = 2, CC_SPACE = 4, CC_SPLITS_WORDS = 8 /* digits and NBSP: see no_rule_can_fire */ };
+/* CC_SPLITS_WORDS (digits, NBSP) and CC_NOT_DIGIT (other word bytes) serve no_rule_can_fire. */
+enum { CC_WORD = 1, CC_DIGIT = 2, CC_SPACE = 4, CC_SPLITS_WORDS = 8, CC_NOT_DIGIT = 16 };
 
 /* word: letters, digits, '_', '$' and every byte >= 0x80; space: what SQL engines skip, NUL included, and 0xa0 (NBSP,
  * which MySQL and MSSQL skip in some builds) which is also a word byte. Range designators are a GNU extension. */
 static const unsigned char char_class[256] = {
-    ['a' ... 'z'] = CC_WORD,
-    ['A' ... 'Z'] = CC_WORD,
+    ['a' ... 'z'] = CC_WORD | CC_NOT_DIGIT,
+    ['A' ... 'Z'] = CC_WORD | CC_NOT_DIGIT,
     ['0' ... '9'] = CC_WORD | CC_DIGIT | CC_SPLITS_WORDS,
-    ['_'] = CC_WORD,
-    ['$'] = CC_WORD,
-    [0x80 ... 0x9f] = CC_WORD,
-    [0xa0] = CC_WORD | CC_SPACE | CC_SPLITS_WORDS,
-    [0xa1 ... 0xff] = CC_WORD,
+    ['_'] = CC_WORD | CC_NOT_DIGIT,
+    ['$'] = CC_WORD | CC_NOT_DIGIT,
+    [0x80 ... 0x9f] = CC_WORD | CC_NOT_DIGIT,
+    [0xa0] = CC_WORD | CC_SPACE | CC_SPLITS_WORDS | CC_NOT_DIGIT,
+    [0xa1 ... 0xff] = CC_WORD | CC_NOT_DIGIT,
     [' '] = CC_SPACE,
     ['\t'] = CC_SPACE,
     ['\n'] = CC_SPACE,
@@ -840,16 +841,17 @@ static void write_fingerprint(const sql_token *t, size_t n, char fingerprint[16]
     fingerprint[k] = '\0';
 }
 
-enum { WORD_SAFE, WORD_MAY_FIRE, WORD_NUMBER };
+/* What a word can do in a value that has none of the bytes no_rule_can_fire rejects (flags; 0 is harmless). */
+enum {
+    WORD_MAY_FIRE = 1, /* statements, UNION, clauses, word operators, logic words, keywords the rules name */
+    WORD_NUMBER = 2,   /* NULL, TRUE, FALSE: values, which matter next to an '=' (a tautology) */
+    WORD_FUNCTION = 4, /* functions and keywords such as IF( and EXISTS(: called only if the value has '(' */
+};
 
-/* What a word (no dots) can do in a value that has none of the bytes no_rule_can_fire rejects: only
- * statements, UNION, clauses, word operators, logic words and the keywords the rules name (FROM, VALUES, INTO, SET,
- * BY of ORDER/GROUP BY, WAITFOR) can make a rule fire; functions cannot be called without '('. NULL, TRUE and FALSE
- * are numbers, which matter only next to an '=' (a tautology). */
 static int classify_plain_word(const sql_word *w)
 {
     if (w == NULL)
-        return WORD_SAFE;
+        return 0;
     switch (w->cls) {
     case T_STATEMENT:
     case T_UNION:
@@ -858,21 +860,23 @@ static int classify_plain_word(const sql_word *w)
     case T_LOGIC:
         return WORD_MAY_FIRE;
     case T_KEYWORD:
-        return (w->id == SW_FROM || w->id == SW_VALUES || w->id == SW_INTO || w->id == SW_SET || w->id == SW_BY ||
-                w->id == SW_WAITFOR)
-                   ? WORD_MAY_FIRE
-                   : WORD_SAFE;
+        if (w->id == SW_FROM || w->id == SW_VALUES || w->id == SW_INTO || w->id == SW_SET || w->id == SW_BY || w->id == SW_WAITFOR)
+            return WORD_MAY_FIRE;
+        return w->also_function ? WORD_FUNCTION : 0;
     case T_NUMBER:
         return WORD_NUMBER;
+    case T_FUNCTION:
+        return WORD_FUNCTION;
     default:
-        return WORD_SAFE;
+        return 0;
     }
 }
 
-/* Bit n of plain_word_filter[letter - 'a'] is set when a word of length n starting with that letter is not
- * WORD_SAFE: most words of a value fail this test and need no hashing. Built once before main() from the word
- * table itself; if that did not happen, no_rule_can_fire() gives up (the full detector runs). */
-static uint32_t plain_word_filter[26];
+/* Bit n of plain_word_filter[f][letter - 'a'] is set when a word of length n starting with that letter has flags
+ * (f = 1) or flags other than WORD_FUNCTION (f = 0): most words of a value fail this test and need no hashing. Built
+ * once before main() from the word table itself; if that did not happen, no_rule_can_fire() gives up (the full
+ * detector runs). */
+static uint32_t plain_word_filter[2][26];
 static int plain_word_filter_ready;
 
 __attribute__((constructor)) static void build_plain_word_filter(void)
@@ -883,36 +887,38 @@ __attribute__((constructor)) static void build_plain_word_filter(void)
         unsigned letter = (unsigned)(unsigned char)w->name[0] - 'a';
         if (letter >= 26 || n >= 32)
             return; /* cannot be represented: leave the filter unused */
-        if (classify_plain_word(w) != WORD_SAFE)
-            plain_word_filter[letter] |= 1u << n;
+        int flags = classify_plain_word(w);
+        if (flags & ~WORD_FUNCTION)
+            plain_word_filter[0][letter] |= 1u << n;
+        if (flags)
+            plain_word_filter[1][letter] |= 1u << n;
     }
     plain_word_filter_ready = 1;
 }
 
-static int classify_plain_word_at(const char *s, size_t n)
+/* The flags of the word s[0..n). Without `with_functions`, a word that can only be a function is not looked up and
+ * WORD_FUNCTION means "may be a function". */
+static int classify_plain_word_at(const char *s, size_t n, int with_functions)
 {
     unsigned letter = (unsigned)((unsigned char)s[0] | 0x20) - 'a';
-    if (letter >= 26 || n >= 32 || !((plain_word_filter[letter] >> n) & 1))
-        return WORD_SAFE;
+    if (letter >= 26 || n >= 32 || !((plain_word_filter[1][letter] >> n) & 1))
+        return 0;
+    if (!with_functions && !((plain_word_filter[0][letter] >> n) & 1))
+        return WORD_FUNCTION;
     return classify_plain_word(sql_word_lookup(s, n));
 }
 
 /* Words inside a run of word bytes s[from..to) that start after a digit or an NBSP ("1else" lexes as 1 then else;
- * a decimal number ends before an NBSP the lexer then skips): the worst of their classes. */
-static int classify_inner_words(const char *s, size_t from, size_t to)
+ * a decimal number ends before an NBSP the lexer then skips): their flags. */
+static int classify_inner_words(const char *s, size_t from, size_t to, int with_functions)
 {
-    int worst = WORD_SAFE;
+    int flags = 0;
     for (size_t p = from + 1; p < to; p++) {
         unsigned char before = (unsigned char)s[p - 1];
-        if ((is_digit(before) || before == 0xa0) && !is_digit((unsigned char)s[p])) {
-            int c = classify_plain_word_at(s + p, to - p);
-            if (c == WORD_MAY_FIRE)
-                return c;
-            if (c == WORD_NUMBER)
-                worst = c;
-        }
+        if ((is_digit(before) || before == 0xa0) && !is_digit((unsigned char)s[p]))
+            flags |= classify_plain_word_at(s + p, to - p, with_functions);
     }
-    return worst;
+    return flags;
 }
 
 /* Does the token at s[i] (after spaces) read as a word rather than a value? A letter starts a word; digits followed
@@ -952,31 +958,36 @@ static int comment_at(const char *s, size_t len, size_t i)
  * after it is not a word). No quote means only the unquoted context runs, so this proves rs_detect_sqli returns 0.
  * One pass; the lexer starts a word at the start of a run of word bytes, and inside one only after a number or a
  * skipped NBSP; a word with dots is only ever a function or a table name, so checking the dot-free pieces covers it. */
-static int no_rule_can_fire(const char *s, size_t len)
+enum { PLAIN_MAY_FIRE, PLAIN_CANNOT_FIRE, PLAIN_ASK_FUNCTIONS };
+
+static int plain_scan(const char *s, size_t len, int with_functions)
 {
-    if (!plain_word_filter_ready)
-        return 0;
     size_t first = 0;
     while (first < len && is_space((unsigned char)s[first]))
         first++;
-    int equals = 0, comments = 0, number_word = 0;
+    int equals = 0, comments = 0, parens = 0, dotted = 0, word_flags = 0;
+    size_t run_end = 0;    /* where the last run of word bytes ended */
+    int run_is_number = 0; /* and whether it was only digits */
     for (size_t k = first; k < len;) {
         unsigned char c = (unsigned char)s[k];
         if (char_class[c] & CC_WORD) {
             size_t start = k;
-            unsigned char classes = 0;
-            do {
-                classes |= char_class[(unsigned char)s[k]];
-                k++;
-            } while (k < len && (char_class[(unsigned char)s[k]] & CC_WORD));
-            int word = classify_plain_word_at(s + start, k - start);
-            if (word != WORD_MAY_FIRE && (classes & CC_SPLITS_WORDS)) {
-                int inner = classify_inner_words(s, start, k);
-                word = inner != WORD_SAFE ? inner : word;
+            unsigned char classes = char_class[c], cls;
+            const unsigned char *p = (const unsigned char *)s + k + 1, *end = (const unsigned char *)s + len;
+            while (p < end && ((cls = char_class[*p]) & CC_WORD)) {
+                classes |= cls;
+                p++;
             }
-            if (word == WORD_MAY_FIRE)
-                return 0;
-            number_word |= word == WORD_NUMBER;
+            k = (size_t)(p - (const unsigned char *)s);
+            int flags = classify_plain_word_at(s + start, k - start, with_functions);
+            /* digits or an NBSP followed by other word bytes may start a word inside the run */
+            if ((classes & (CC_SPLITS_WORDS | CC_NOT_DIGIT)) == (CC_SPLITS_WORDS | CC_NOT_DIGIT))
+                flags |= classify_inner_words(s, start, k, with_functions);
+            if (flags & WORD_MAY_FIRE)
+                return PLAIN_MAY_FIRE;
+            word_flags |= flags;
+            run_end = k;
+            run_is_number = !(classes & CC_NOT_DIGIT);
             continue;
         }
         k++;
@@ -987,30 +998,35 @@ static int no_rule_can_fire(const char *s, size_t len)
         case '=':
             equals = 1;
             continue;
+        case '(':
+        case ')':
+            parens = 1;
+            continue;
+        case '.': /* a word going on after a dot ("utl_http.request") is looked up whole; "5.0" is a number */
+            dotted |= run_end == k - 1 && !run_is_number && is_word_char(next);
+            continue;
         case ':': /* alone it is "other"; "::" and ":=" are operators */
             if (next == ':' || next == '=')
-                return 0;
+                return PLAIN_MAY_FIRE;
             continue;
         case '-': /* "--" comments, "->" is a JSON operator */
             if (next == '>')
-                return 0;
+                return PLAIN_MAY_FIRE;
             comments |= next == '-';
             continue;
         case '/': /* a block comment opened with '!' is MySQL's executable comment: code, not a comment */
             if (next == '*' && k + 1 < len && s[k + 1] == '!')
-                return 0;
+                return PLAIN_MAY_FIRE;
             comments |= next == '*';
             continue;
         case '#': /* a comment, except the PostgreSQL operators #> and #- */
             if (next == '>' || next == '-')
-                return 0;
+                return PLAIN_MAY_FIRE;
             comments = 1;
             continue;
         case '\'':
         case '"':
         case '`':
-        case '(':
-        case ')':
         case '<':
         case '>':
         case '!':
@@ -1019,15 +1035,21 @@ static int no_rule_can_fire(const char *s, size_t len)
         case '|':
         case '^':
         case '~':
-            return 0;
-        default: /* . , ; [ ] { } \ @ + * % and control bytes */
+            return PLAIN_MAY_FIRE;
+        default: /* , ; [ ] { } \\ @ + * % and control bytes */
             continue;
         }
     }
+    /* With parentheses: a function may be called, a closed parenthesis may end an injected operand (then a comment or a
+     * comparison continues it) and a tautology may follow '('; none of those without functions, comments and '='. */
+    if (parens && (equals || comments || dotted))
+        return PLAIN_MAY_FIRE;
+    if (parens && (word_flags & WORD_FUNCTION))
+        return with_functions ? PLAIN_MAY_FIRE : PLAIN_ASK_FUNCTIONS;
     if (!equals)
-        return 1;
-    if (number_word || first >= len || !is_word_char((unsigned char)s[first]) || is_digit((unsigned char)s[first]))
-        return 0;
+        return PLAIN_CANNOT_FIRE;
+    if ((word_flags & WORD_NUMBER) || first >= len || !is_word_char((unsigned char)s[first]) || is_digit((unsigned char)s[first]))
+        return PLAIN_MAY_FIRE;
     /* the first token is the word at `first` (dots join its pieces); is the next token '='? */
     size_t k = first;
     while (k < len && (is_word_char((unsigned char)s[k]) || (s[k] == '.' && k + 1 < len && is_word_char((unsigned char)s[k + 1]))))
@@ -1035,15 +1057,26 @@ static int no_rule_can_fire(const char *s, size_t len)
     while (k < len && is_space((unsigned char)s[k]))
         k++;
     if (k >= len)
-        return 1;
+        return PLAIN_CANNOT_FIRE;
     if (comments && comment_at(s, len, k))
-        return 0;
+        return PLAIN_MAY_FIRE;
     if (s[k] != '=')
-        return 1;
+        return PLAIN_CANNOT_FIRE;
     k++;
     while (k < len && is_space((unsigned char)s[k]))
         k++;
-    return word_token_at(s, len, k);
+    return word_token_at(s, len, k) ? PLAIN_CANNOT_FIRE : PLAIN_MAY_FIRE;
+}
+
+/* Function names are looked up only when the value has a parenthesis and a word that may be one. */
+static int no_rule_can_fire(const char *s, size_t len)
+{
+    if (!plain_word_filter_ready)
+        return 0;
+    int verdict = plain_scan(s, len, 0);
+    if (verdict == PLAIN_ASK_FUNCTIONS)
+        verdict = plain_scan(s, len, 1);
+    return verdict == PLAIN_CANNOT_FIRE;
 }
 
 int rs_detect_sqli(const char *s, size_t len, char fingerprint[16])
