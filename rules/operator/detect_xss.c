@@ -772,17 +772,28 @@ static int contains_js_word(const char *s, size_t len)
     return 0;
 }
 
-/* The bytes the pre-checks look at, one bit each (0 for every other byte). */
-static const uint32_t xss_byte_bit[256] = {
-    ['<'] = 1u << 0,  ['='] = 1u << 1,  [':'] = 1u << 2,  ['('] = 1u << 3,  [')'] = 1u << 4,  ['`'] = 1u << 5,   ['.'] = 1u << 6,
-    [','] = 1u << 7,  ['['] = 1u << 8,  [']'] = 1u << 9,  ['}'] = 1u << 10, [';'] = 1u << 11, ['\\'] = 1u << 12, ['\''] = 1u << 13,
-    ['"'] = 1u << 14, ['&'] = 1u << 15, ['+'] = 1u << 16, [0] = 1u << 17,   ['-'] = 1u << 18, [0xef] = 1u << 19,
+/* The bytes the pre-checks look at, one bit each (0 for every other byte); letters have one bit per letter, either
+ * case, above bit 32. */
+#define LETTER(c) (1ull << (32 + (c) - 'a'))
+static const uint64_t xss_byte_bit[256] = {
+    ['<'] = 1u << 0,     ['='] = 1u << 1,     [':'] = 1u << 2,     ['('] = 1u << 3,     [')'] = 1u << 4,     ['`'] = 1u << 5,
+    ['.'] = 1u << 6,     [','] = 1u << 7,     ['['] = 1u << 8,     [']'] = 1u << 9,     ['}'] = 1u << 10,    [';'] = 1u << 11,
+    ['\\'] = 1u << 12,   ['\''] = 1u << 13,   ['"'] = 1u << 14,    ['&'] = 1u << 15,    ['+'] = 1u << 16,    [0] = 1u << 17,
+    ['-'] = 1u << 18,    [0xef] = 1u << 19,   ['a'] = LETTER('a'), ['b'] = LETTER('b'), ['c'] = LETTER('c'), ['d'] = LETTER('d'),
+    ['e'] = LETTER('e'), ['f'] = LETTER('f'), ['g'] = LETTER('g'), ['h'] = LETTER('h'), ['i'] = LETTER('i'), ['j'] = LETTER('j'),
+    ['k'] = LETTER('k'), ['l'] = LETTER('l'), ['m'] = LETTER('m'), ['n'] = LETTER('n'), ['o'] = LETTER('o'), ['p'] = LETTER('p'),
+    ['q'] = LETTER('q'), ['r'] = LETTER('r'), ['s'] = LETTER('s'), ['t'] = LETTER('t'), ['u'] = LETTER('u'), ['v'] = LETTER('v'),
+    ['w'] = LETTER('w'), ['x'] = LETTER('x'), ['y'] = LETTER('y'), ['z'] = LETTER('z'), ['A'] = LETTER('a'), ['B'] = LETTER('b'),
+    ['C'] = LETTER('c'), ['D'] = LETTER('d'), ['E'] = LETTER('e'), ['F'] = LETTER('f'), ['G'] = LETTER('g'), ['H'] = LETTER('h'),
+    ['I'] = LETTER('i'), ['J'] = LETTER('j'), ['K'] = LETTER('k'), ['L'] = LETTER('l'), ['M'] = LETTER('m'), ['N'] = LETTER('n'),
+    ['O'] = LETTER('o'), ['P'] = LETTER('p'), ['Q'] = LETTER('q'), ['R'] = LETTER('r'), ['S'] = LETTER('s'), ['T'] = LETTER('t'),
+    ['U'] = LETTER('u'), ['V'] = LETTER('v'), ['W'] = LETTER('w'), ['X'] = LETTER('x'), ['Y'] = LETTER('y'), ['Z'] = LETTER('z'),
 };
 
 /* What one pass over the value found: which of those bytes occur, and the first byte normalize_value would keep
  * on the raw view (lower case; END_OF_INPUT if none). */
 typedef struct {
-    uint32_t bytes;
+    uint64_t bytes;
     int first_significant;
 } byte_summary;
 
@@ -792,9 +803,33 @@ static int has_byte(const byte_summary *b, unsigned char c)
     return (b->bytes & xss_byte_bit[c]) != 0;
 }
 
+/* The letters of the patterns the raw-view pre-checks look for. */
+#define LETTERS_JAVASCRIPT                                                                                                         \
+    (LETTER('a') | LETTER('c') | LETTER('i') | LETTER('j') | LETTER('p') | LETTER('r') | LETTER('s') | LETTER('t') | LETTER('v'))
+#define LETTERS_VBSCRIPT                                                                                                           \
+    (LETTER('b') | LETTER('c') | LETTER('i') | LETTER('p') | LETTER('r') | LETTER('s') | LETTER('t') | LETTER('v'))
+#define LETTERS_LIVESCRIPT                                                                                                         \
+    (LETTER('c') | LETTER('e') | LETTER('i') | LETTER('l') | LETTER('p') | LETTER('r') | LETTER('s') | LETTER('t') | LETTER('v'))
+#define LETTERS_MOCHA (LETTER('a') | LETTER('c') | LETTER('h') | LETTER('m') | LETTER('o'))
+#define LETTERS_DATA_MARKUP                                                                                                        \
+    (LETTER('a') | LETTER('d') | LETTER('m') | LETTER('t')) /* data:text/html, image/svg, application/xhtml, text/xml */
+#define LETTERS_URL (LETTER('l') | LETTER('r') | LETTER('u'))
+#define LETTERS_EXPRESSION                                                                                                         \
+    (LETTER('e') | LETTER('i') | LETTER('n') | LETTER('o') | LETTER('p') | LETTER('r') | LETTER('s') | LETTER('x'))
+#define LETTERS_BEHAVIOR_URL                                                                                                       \
+    (LETTER('a') | LETTER('b') | LETTER('e') | LETTER('h') | LETTER('i') | LETTER('l') | LETTER('o') | LETTER('r') | LETTER('u') | \
+     LETTER('v'))
+#define LETTERS_MOZ_BINDING                                                                                                        \
+    (LETTER('b') | LETTER('d') | LETTER('g') | LETTER('i') | LETTER('m') | LETTER('n') | LETTER('o') | LETTER('z'))
+
+static int has_letters(const byte_summary *b, uint64_t letters)
+{
+    return (b->bytes & letters) == letters;
+}
+
 static void summarize(const char *s, size_t len, byte_summary *b)
 {
-    uint32_t bytes = 0;
+    uint64_t bytes = 0;
     for (size_t i = 0; i < len; i++)
         bytes |= xss_byte_bit[(unsigned char)s[i]];
     b->bytes = bytes;
@@ -823,21 +858,54 @@ static int decoding_can_change(const char *s, size_t len, const byte_summary *b)
     return 0;
 }
 
-/* Necessary conditions of each scan on the raw view, where every character is its byte:
- * - the whole-value URL/style check: a script URL starts with one of its scheme letters and has ':'; the style
- *   patterns need '(' (url(, expression(, behavior:url() or ':' and '-' (-moz-binding:);
+/* Necessary conditions of each scan on the raw view, where every character is its byte and normalize_value only
+ * drops bytes, so every letter of a pattern it finds is in the value:
+ * - a script URL has ':' and the letters of its scheme, whose first letter starts the value (or a comment does);
+ * - the style patterns: url(javascript, url(vbscript, :expression(, behavior:url( need '(' and their letters,
+ *   -moz-binding: needs '-', ':' and its letters;
  * - element content needs '<'; attributes outside a tag need '=' to have a value;
  * - a value starting inside an attribute: its own value must be a script URL, then '=' or '<' as above;
  * - the JS scan fires only with one of `([.),]};` right after an identifier of its lists (JSFuck needs "[]"),
  *   and those identifiers are written out unless '\\' starts an escape. */
+static int raw_may_be_script_url(const byte_summary *b)
+{
+    if (!has_byte(b, ':'))
+        return 0;
+    int j = has_letters(b, LETTERS_JAVASCRIPT), v = has_letters(b, LETTERS_VBSCRIPT), l = has_letters(b, LETTERS_LIVESCRIPT);
+    int m = has_letters(b, LETTERS_MOCHA), d = has_letters(b, LETTERS_DATA_MARKUP);
+    switch (b->first_significant) {
+    case 'j':
+        return j;
+    case 'v':
+        return v;
+    case 'l':
+        return l;
+    case 'm':
+        return m;
+    case 'd':
+        return d;
+    case '/':
+        return j || v || l || m || d;
+    default:
+        return 0;
+    }
+}
+
 static int raw_url_or_style_may_fire(const byte_summary *b)
 {
-    return has_byte(b, '(') || (has_byte(b, ':') && (may_start_script_url(b->first_significant) || has_byte(b, '-')));
+    if (raw_may_be_script_url(b))
+        return 1;
+    int j = has_letters(b, LETTERS_JAVASCRIPT), v = has_letters(b, LETTERS_VBSCRIPT);
+    if (has_byte(b, '(') && has_letters(b, LETTERS_URL) && (j || v))
+        return 1;
+    if (has_byte(b, '(') && has_byte(b, ':') && (has_letters(b, LETTERS_EXPRESSION) || has_letters(b, LETTERS_BEHAVIOR_URL)))
+        return 1;
+    return has_byte(b, '-') && has_byte(b, ':') && has_letters(b, LETTERS_MOZ_BINDING);
 }
 
 static int raw_value_start_may_fire(const byte_summary *b)
 {
-    return (has_byte(b, ':') && may_start_script_url(b->first_significant)) || has_byte(b, '=') || has_byte(b, '<');
+    return raw_may_be_script_url(b) || has_byte(b, '=') || has_byte(b, '<');
 }
 
 static int raw_javascript_may_fire(const char *s, size_t len, const byte_summary *b)

@@ -552,6 +552,14 @@ static const char *const html_pieces[] = {
     "alert`1`",
     "\\u0061lert",
     "java\tscript",
+    "mocha:",
+    "livescript:",
+    "data:image/svg",
+    "url(vbscript",
+    "behavior:url(",
+    "/**/javascript:",
+    "DATA:TEXT/XML",
+    ":expression(",
 };
 
 /* Values made of the bytes and words the detectors' early exits accept, plus the ones at their edges (one '=',
