@@ -2,7 +2,8 @@
 /* Speed of rs_detect_sqli / rs_detect_xss against the frozen pre-optimisation copies (the test oracles), in ns per
  * call on short benign values (the kind a JSON POST carries) and on attack strings. Also checks that both agree.
  * Build: cc -std=gnu11 -O2 -Irules/operator tests/bench/detect_speed.c rules/operator/detect_*.c -o detect_speed
- * Run:   ./detect_speed [rounds]   (or under valgrind --tool=callgrind for instruction counts) */
+ * Run:   ./detect_speed [rounds [corpus.jsonl]]   (or under valgrind --tool=callgrind for instruction counts); with a
+ *        corpus (shared/bench/detect/data/dev.jsonl), every JSON string of it is also timed, keys included. */
 #define _POSIX_C_SOURCE 200809L
 #include "../unit/rules/detect_oracle_sqli.c"
 #include "../unit/rules/detect_oracle_xss.c"
@@ -104,6 +105,92 @@ static int report(const char *name, detector before, detector after, long rounds
     return mismatch;
 }
 
+/* Every JSON string of the corpus (keys and values, escapes left as written), NUL-separated in one buffer. */
+static char *load_corpus_strings(const char *path, size_t *count, size_t *bytes)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 20, n = 0;
+    char *out = malloc(cap);
+    int c, in_string = 0, escaped = 0;
+    *count = 0;
+    while (out && (c = fgetc(f)) != EOF) {
+        if (n + 2 > cap) {
+            char *bigger = realloc(out, cap * 2);
+            if (!bigger) {
+                free(out);
+                out = NULL;
+                break;
+            }
+            out = bigger;
+            cap *= 2;
+        }
+        if (!in_string) {
+            in_string = c == '"';
+            continue;
+        }
+        if (!escaped && c == '"') {
+            out[n++] = '\0';
+            (*count)++;
+            in_string = 0;
+            continue;
+        }
+        escaped = !escaped && c == '\\';
+        out[n++] = (char)c;
+    }
+    fclose(f);
+    *bytes = n;
+    return out;
+}
+
+static double corpus_ns_per_call(detector d, const char *strings, size_t bytes, size_t count, int *hits)
+{
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        struct timespec a, b;
+        int h = 0;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (size_t i = 0; i < bytes;) {
+            size_t len = strlen(strings + i);
+            h += d(strings + i, len);
+            i += len + 1;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        *hits = h;
+        double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)count;
+        if (rep == 0 || ns < best)
+            best = ns;
+    }
+    return best;
+}
+
+static int report_corpus(const char *path)
+{
+    size_t count = 0, bytes = 0;
+    char *strings = load_corpus_strings(path, &count, &bytes);
+    if (!strings || count == 0) {
+        fprintf(stderr, "cannot read %s\n", path);
+        free(strings);
+        return 1;
+    }
+    int mismatch = 0;
+    static const struct {
+        const char *name;
+        detector before, after;
+    } detectors[] = {{"sqli", frozen_sqli, current_sqli}, {"xss", oracle_detect_xss, rs_detect_xss}};
+    for (size_t k = 0; k < 2; k++) {
+        int hits_before, hits_after;
+        double t_before = corpus_ns_per_call(detectors[k].before, strings, bytes, count, &hits_before);
+        double t_after = corpus_ns_per_call(detectors[k].after, strings, bytes, count, &hits_after);
+        printf("%-5s corpus before %8.1f ns/call  after %8.1f ns/call  x%.2f  (%zu strings, hits %d/%d)\n", detectors[k].name,
+               t_before, t_after, t_before / t_after, count, hits_before, hits_after);
+        mismatch |= hits_before != hits_after;
+    }
+    free(strings);
+    return mismatch;
+}
+
 int main(int argc, char **argv)
 {
     long rounds = argc > 1 ? atol(argv[1]) : 20000;
@@ -111,6 +198,8 @@ int main(int argc, char **argv)
         rounds = 1;
     int mismatch = report("sqli", frozen_sqli, current_sqli, rounds);
     mismatch |= report("xss", oracle_detect_xss, rs_detect_xss, rounds);
+    if (argc > 2)
+        mismatch |= report_corpus(argv[2]);
     if (mismatch)
         fprintf(stderr, "verdicts differ between the frozen and the current detectors\n");
     return mismatch;
