@@ -954,10 +954,10 @@ static int comment_at(const char *s, size_t len, size_t i)
  * fragment_at_start() can fire on such a sequence unless a word is one classify_plain_word() flags, except through
  * '=': a tautology "v = v" needs a value first, either at the start of the value or, for a nested parameter, right
  * after "name=". So with an '=' the value must start with a word that is not a number, and if that word is followed
- * by '=' (the "name=" form), what follows must be a word too (a comment before that '=' is not reasoned about; one
- * after it is not a word). No quote means only the unquoted context runs, so this proves rs_detect_sqli returns 0.
- * One pass; the lexer starts a word at the start of a run of word bytes, and inside one only after a number or a
- * skipped NBSP; a word with dots is only ever a function or a table name, so checking the dot-free pieces covers it. */
+ * by '=' (the "name=" form, possibly after arithmetic that folds into the word), what follows must be a word too (a comment before
+ * that '=' is not reasoned about; one after it is not a word). No quote means only the unquoted context runs, so this proves
+ * rs_detect_sqli returns 0. One pass; the lexer starts a word at the start of a run of word bytes, and inside one only after a
+ * number or a skipped NBSP; a word with dots is only ever a function or a table name, so checking the dot-free pieces covers it. */
 enum { PLAIN_MAY_FIRE, PLAIN_CANNOT_FIRE, PLAIN_ASK_FUNCTIONS };
 
 static int plain_scan(const char *s, size_t len, int with_functions)
@@ -1059,6 +1059,9 @@ static int plain_scan(const char *s, size_t len, int with_functions)
     if (k >= len)
         return PLAIN_CANNOT_FIRE;
     if (comments && comment_at(s, len, k))
+        return PLAIN_MAY_FIRE;
+    /* "x-1=...": arithmetic with numbers folds into the word before it, so '=' may still be the second token */
+    if (s[k] == '+' || s[k] == '-' || s[k] == '*' || s[k] == '/' || s[k] == '%')
         return PLAIN_MAY_FIRE;
     if (s[k] != '=')
         return PLAIN_CANNOT_FIRE;
