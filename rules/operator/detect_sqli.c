@@ -1060,9 +1060,18 @@ static int plain_scan(const char *s, size_t len, int with_functions)
         return PLAIN_CANNOT_FIRE;
     if (comments && comment_at(s, len, k))
         return PLAIN_MAY_FIRE;
-    /* "x-1=...": arithmetic with numbers folds into the word before it, so '=' may still be the second token */
-    if (s[k] == '+' || s[k] == '-' || s[k] == '*' || s[k] == '/' || s[k] == '%')
-        return PLAIN_MAY_FIRE;
+    /* "x-1=...", "x - -1=...": arithmetic with a number folds into the word before it, so '=' may still be the second
+     * token; followed by a word ("en-US") the operator stays */
+    if (s[k] == '+' || s[k] == '-' || s[k] == '*' || s[k] == '/' || s[k] == '%') {
+        size_t j = k;
+        while (j < len &&
+               (s[j] == '+' || s[j] == '-' || s[j] == '*' || s[j] == '/' || s[j] == '%' || is_space((unsigned char)s[j]))) {
+            if (comment_at(s, len, j))
+                return PLAIN_MAY_FIRE;
+            j++;
+        }
+        return word_token_at(s, len, j) ? PLAIN_CANNOT_FIRE : PLAIN_MAY_FIRE;
+    }
     if (s[k] != '=')
         return PLAIN_CANNOT_FIRE;
     k++;

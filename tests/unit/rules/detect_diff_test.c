@@ -740,8 +740,10 @@ static void test_same_verdicts(void **state)
     }
     /* nested parameters and tautologies: "W = V = V" with every kind of value and separator */
     static const char *const eq_names[] = {
-        "x",   "a.b",   "count", "order", "1",   "null", "@a",    "",       "x y",   "information_schema",
-        "x-1", "x - 1", "x+1",   "x*2",   "x/2", "x%2",  "x-1-1", "x - -1", "x.y-1", "x-y"};
+        "x",        "a.b",       "count",  "order", "1",    "null", "@a",    "",       "x y",   "information_schema",
+        "x-1",      "x - 1",     "x+1",    "x*2",   "x/2",  "x%2",  "x-1-1", "x - -1", "x.y-1", "x-y",
+        "x-/**/1",  "x - y - 1", "x-null", "x-.5",  "x-@a", "x--1", "x-1x",  "x*-1",   "x-e1",  "x-/*y*/1",
+        "x- --y\n1"};
     static const char *const eq_values[] = {"1",  "12", "1.5", ".5",   "1e5",  "1e+5", "1e",  "1ex", "3f1c",   "0x1f", "0b1",
                                             "-1", "+1", "x",   "null", "true", "@a",   "@@a", "a.b", "1\xa0x", "$x",   "_x"};
     static const char *const eq_seps[] = {"", " ", "/**/", "#\n", "--\n", "\xa0", "="};
