@@ -152,6 +152,9 @@ def test_sigusr1_reopens_logs():
             os.rename(p.path("access.log"), p.path("access.log.1"))
             os.rename(p.path("error.log"), p.path("error.log.1"))
             eptest.request(p.port, "GET", "/rotated-but-not-reopened")
+            # the logger runs when the request is disposed, which can be after the client has its answer: let
+            # that line land in the renamed file before asking for the reopen
+            eptest.wait_until(lambda: len(p.access_log("access.log.1")) == 2, what="second line in the old file")
             p.send_signal(signal.SIGUSR1)
             eptest.wait_until(lambda: os.path.exists(p.path("access.log")) and os.path.exists(p.path("error.log")),
                               what="log files reopened")
