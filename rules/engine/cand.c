@@ -162,6 +162,15 @@ typedef struct st_keyed_sel_t {
 #define RS_VAR_WORDS ((RS_VAR__COUNT + 63) / 64)
 #define RS_MAX_STEPS 16 /* multiMatch chains up to this many steps get a literal slot per step */
 
+/* Per transformation node, what the scan needs for every value: one cache line holds several nodes. */
+typedef struct st_node_info_t {
+    uint32_t parent;
+    uint32_t group;  /* trigger-set bit; 0 with always set */
+    uint8_t always;  /* no trigger set: the transformation always runs */
+    uint8_t dot_end; /* also runs on a value ending in '.' (normalizePath) */
+    uint8_t transform;
+} node_info_t;
+
 /* A chain some slotted rule reads a variable under: for every member (key NULL) or one member (its key). */
 typedef struct st_var_need_t {
     uint32_t chain;
@@ -215,6 +224,7 @@ struct st_rs_cand_db_t {
     uint32_t nchains;
     uint32_t *chain_index; /* per tnode: index into chains[] + 1, 0 when none */
     uint8_t *node_needed;  /* per tnode: on the path to a needed chain */
+    node_info_t *ninfo;    /* per tnode: what the scan's inner loop reads, packed in one place */
     uint32_t *node_group;  /* per tnode: the bit of its transformation's trigger set */
     uint32_t byte_groups[256];
     profile_t group_masks[MAX_TRIGGER_SETS];
@@ -256,8 +266,7 @@ struct st_rs_cand_tx_t {
     uint64_t *bits;     /* candidate slots of the current phase */
     int valid;          /* bits hold this phase's scan (0 before the first scan or when tracing) */
     rs_str_t *out;      /* per tnode: output for the value being scanned */
-    uint32_t *prof_idx; /* per tnode: which profile applies to its output */
-    uint32_t *profiles; /* [0] the value's, then one per changed output */
+    uint32_t *prof;     /* per tnode: byte profile of its output for the value being scanned */
     uint32_t *stamp;    /* per chain: serial of the string it produced */
     uint32_t *seen;     /* per literal: serial of the string it was last found in */
     uint32_t *tried;    /* per slot: serial of the string it was last recorded for */
@@ -708,7 +717,8 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     c->node_group = calloc(db->ntnodes ? db->ntnodes : 1, sizeof(uint32_t));
     c->node_always = calloc(db->ntnodes ? db->ntnodes : 1, 1);
     c->node_dot_end = calloc(db->ntnodes ? db->ntnodes : 1, 1);
-    if (c->node_needed == NULL || c->node_group == NULL || c->node_always == NULL || c->node_dot_end == NULL)
+    c->ninfo = calloc(db->ntnodes ? db->ntnodes : 1, sizeof(node_info_t));
+    if (c->node_needed == NULL || c->node_group == NULL || c->node_always == NULL || c->node_dot_end == NULL || c->ninfo == NULL)
         abort();
     for (uint32_t k = 0; k < c->nchains; k++)
         for (uint32_t n = c->chains[k]; n != 0 && !c->node_needed[n]; n = db->tnodes[n].parent)
@@ -762,6 +772,8 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
         const char *name = rs_transform_name(db->tnodes[n].transform);
         c->node_always[n] = !trigger_group(c, name, &c->node_group[n]);
         c->node_dot_end[n] = strcmp(name, "normalizePath") == 0 || strcmp(name, "normalizePathWin") == 0;
+        c->ninfo[n] =
+            (node_info_t){db->tnodes[n].parent, c->node_group[n], c->node_always[n], c->node_dot_end[n], db->tnodes[n].transform};
     }
     if (b.n != 0) {
         uint32_t *ids = malloc(b.n * sizeof(uint32_t));
@@ -855,6 +867,7 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->node_group);
     free(c->node_always);
     free(c->node_dot_end);
+    free(c->ninfo);
     free(c);
 }
 
@@ -885,8 +898,7 @@ static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
     size_t nodes = db->ntnodes ? db->ntnodes : 1, nchains = c->nchains ? c->nchains : 1, nlits = c->nlits ? c->nlits : 1;
     ct->bits = grow(ct->bits, (c->nslots + 63) / 64 + 1, sizeof(uint64_t));
     ct->out = grow(ct->out, nodes, sizeof(rs_str_t));
-    ct->prof_idx = grow(ct->prof_idx, nodes, sizeof(uint32_t));
-    ct->profiles = grow(ct->profiles, nodes + 1, sizeof(uint32_t));
+    ct->prof = grow(ct->prof, nodes, sizeof(uint32_t));
     ct->stamp = grow(ct->stamp, nchains, sizeof(uint32_t));
     ct->seen = grow(ct->seen, nlits, sizeof(uint32_t));
     ct->tried = grow(ct->tried, c->nslots ? c->nslots : 1, sizeof(uint32_t));
@@ -1171,27 +1183,24 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
     if (nwant == 0)
         return;
     ct->out[0] = val->value;
-    ct->prof_idx[0] = 0;
-    ct->profiles[0] = profile_of(c->byte_groups, val->value);
+    ct->prof[0] = profile_of(c->byte_groups, val->value);
     ct->node_id[0] = value_id != UINT32_MAX ? value_id : intern(ct, val->value);
-    uint32_t nprof = 1;
     for (uint32_t ni = 0; ni < nnodes; ni++) {
         uint32_t n = nodes[ni];
-        uint32_t parent = db->tnodes[n].parent;
+        const node_info_t *info = &c->ninfo[n];
+        uint32_t parent = info->parent;
         rs_str_t in = ct->out[parent];
-        uint32_t prof = ct->profiles[ct->prof_idx[parent]];
+        uint32_t prof = ct->prof[parent];
         ct->out[n] = in;
-        ct->prof_idx[n] = ct->prof_idx[parent];
+        ct->prof[n] = prof;
         ct->node_id[n] = ct->node_id[parent];
-        if (!c->node_always[n] && (prof & c->node_group[n]) == 0 &&
-            !(c->node_dot_end[n] && in.len != 0 && in.base[in.len - 1] == '.'))
+        if (!info->always && (prof & info->group) == 0 && !(info->dot_end && in.len != 0 && in.base[in.len - 1] == '.'))
             continue; /* cannot change this value: skip the call */
         rs_buf_reset(&ct->tbuf);
-        if (rs_transform_apply(db->tnodes[n].transform, in, &ct->tbuf) == 1 &&
+        if (rs_transform_apply(info->transform, in, &ct->tbuf) == 1 &&
             !(ct->tbuf.len == in.len && (in.len == 0 || memcmp(ct->tbuf.base, in.base, in.len) == 0))) {
             ct->out[n] = rs_str(rs_arena_dup(&tx->arena, ct->tbuf.base ? ct->tbuf.base : "", ct->tbuf.len), ct->tbuf.len);
-            ct->profiles[nprof] = profile_of(c->byte_groups, ct->out[n]);
-            ct->prof_idx[n] = (uint32_t)nprof++;
+            ct->prof[n] = profile_of(c->byte_groups, ct->out[n]);
             ct->node_id[n] = intern(ct, ct->out[n]);
         }
     }
@@ -1342,8 +1351,7 @@ void rs_cand_tx_free(rs_cand_tx_t *ct)
         return;
     free(ct->bits);
     free(ct->out);
-    free(ct->prof_idx);
-    free(ct->profiles);
+    free(ct->prof);
     free(ct->stamp);
     free(ct->seen);
     free(ct->tried);
