@@ -159,8 +159,8 @@ static int parse_string(json_parser_t *jp)
         }
         jp->p += 6;
         if (cp >= 0xD800 && cp <= 0xDBFF) {
-            /* As yajl: a high surrogate combines with whatever \uXXXX follows (a proper pair gives the right
-             * code point), a lone one becomes '?'; a lone low surrogate is encoded as is. */
+            /* As yajl: a high surrogate combines with whatever \u escape (four hex digits) follows (a proper
+             * pair gives the right code point), a lone one becomes '?'; a lone low surrogate is encoded as is. */
             unsigned low;
             if (jp->end - jp->p >= 6 && jp->p[0] == '\\' && jp->p[1] == 'u' && hex4(jp->p + 2, &low)) {
                 cp = ((cp & 0x3F) << 10) | ((((cp >> 6) & 0xF) + 1) << 16) | (low & 0x3FF);

@@ -5,17 +5,6 @@
 
 #include "body/body.h"
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Non-strict URL decoding: "%XX" with two hex digits becomes one byte, '+' a space, and any other '%' is
  * kept as-is and counted as invalid. Appends to b. */
 static void urldecode_append(rs_buf_t *b, const char *s, size_t len, int *invalid)
@@ -27,8 +16,8 @@ static void urldecode_append(rs_buf_t *b, const char *s, size_t len, int *invali
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
             /* ModSecurity needs both digits present: a '%' in the last two bytes is invalid. */
-            int hi = i + 2 < len ? hex_value((unsigned char)s[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_value((unsigned char)s[i + 2]) : -1;
+            int hi = i + 2 < len ? rs_hex_value((unsigned char)s[i + 1]) : -1;
+            int lo = hi >= 0 ? rs_hex_value((unsigned char)s[i + 2]) : -1;
             if (hi >= 0 && lo >= 0) {
                 *out++ = (char)(hi * 16 + lo);
                 i += 3;

@@ -86,7 +86,7 @@ static int trigger_mask(const char *name, profile_t *m)
         mask_add(m, WHITESPACE);
         mask_range(m, 0x80, 0xff); /* non-breaking spaces and other locale whitespace */
     } else if (strcmp(name, "normalizePath") == 0 || strcmp(name, "normalizePathWin") == 0) {
-        /* without a slash only a final "." or ".." segment can go (node_dot_end covers it) */
+        /* without a slash only a final "." or ".." segment can go (node_info_t.dot_end covers it) */
         mask_add(m, "/\\");
     } else if (strcmp(name, "cmdLine") == 0) {
         mask_range(m, 'A', 'Z');
@@ -225,12 +225,9 @@ struct st_rs_cand_db_t {
     uint32_t *chain_index; /* per tnode: index into chains[] + 1, 0 when none */
     uint8_t *node_needed;  /* per tnode: on the path to a needed chain */
     node_info_t *ninfo;    /* per tnode: what the scan's inner loop reads, packed in one place */
-    uint32_t *node_group;  /* per tnode: the bit of its transformation's trigger set */
     uint32_t byte_groups[256];
     profile_t group_masks[MAX_TRIGGER_SETS];
     uint32_t ngroups;
-    uint8_t *node_always;  /* per tnode: its transformation has no trigger set */
-    uint8_t *node_dot_end; /* per tnode: it also runs on a value ending in '.' (normalizePath) */
     rs_ac_t *ac;
     rs_str_t *lits;         /* the literals (folded), for stats and debugging */
     uint32_t **lit_slots;   /* per literal: slots that need it, as slot << 1 | literal set (0 or 1), by chain */
@@ -714,11 +711,8 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     }
     /* the transformation nodes that must be computed: every needed chain and its ancestors */
     c->node_needed = calloc(db->ntnodes ? db->ntnodes : 1, 1);
-    c->node_group = calloc(db->ntnodes ? db->ntnodes : 1, sizeof(uint32_t));
-    c->node_always = calloc(db->ntnodes ? db->ntnodes : 1, 1);
-    c->node_dot_end = calloc(db->ntnodes ? db->ntnodes : 1, 1);
     c->ninfo = calloc(db->ntnodes ? db->ntnodes : 1, sizeof(node_info_t));
-    if (c->node_needed == NULL || c->node_group == NULL || c->node_always == NULL || c->node_dot_end == NULL || c->ninfo == NULL)
+    if (c->node_needed == NULL || c->ninfo == NULL)
         abort();
     for (uint32_t k = 0; k < c->nchains; k++)
         for (uint32_t n = c->chains[k]; n != 0 && !c->node_needed[n]; n = db->tnodes[n].parent)
@@ -770,10 +764,11 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     }
     for (size_t n = 1; n < db->ntnodes; n++) {
         const char *name = rs_transform_name(db->tnodes[n].transform);
-        c->node_always[n] = !trigger_group(c, name, &c->node_group[n]);
-        c->node_dot_end[n] = strcmp(name, "normalizePath") == 0 || strcmp(name, "normalizePathWin") == 0;
-        c->ninfo[n] =
-            (node_info_t){db->tnodes[n].parent, c->node_group[n], c->node_always[n], c->node_dot_end[n], db->tnodes[n].transform};
+        node_info_t *info = &c->ninfo[n];
+        info->parent = db->tnodes[n].parent;
+        info->transform = db->tnodes[n].transform;
+        info->always = !trigger_group(c, name, &info->group);
+        info->dot_end = strcmp(name, "normalizePath") == 0 || strcmp(name, "normalizePathWin") == 0;
     }
     if (b.n != 0) {
         uint32_t *ids = malloc(b.n * sizeof(uint32_t));
@@ -864,9 +859,6 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->chains);
     free(c->chain_index);
     free(c->node_needed);
-    free(c->node_group);
-    free(c->node_always);
-    free(c->node_dot_end);
     free(c->ninfo);
     free(c);
 }

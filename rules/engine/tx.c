@@ -230,17 +230,6 @@ static void sink_item(void *ctx, rs_item_kind_t kind, rs_str_t name, rs_str_t va
 
 /* ---- begin: URI, headers, cookies ------------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* %XX decoding only (no '+'), invalid sequences kept: ModSecurity's uri_decode. */
 static rs_str_t uri_decode(rs_tx_t *tx, rs_str_t s)
 {
@@ -248,7 +237,7 @@ static rs_str_t uri_decode(rs_tx_t *tx, rs_str_t s)
     size_t o = 0;
     for (size_t i = 0; i < s.len;) {
         if (s.base[i] == '%' && i + 2 < s.len) {
-            int a = hexval((unsigned char)s.base[i + 1]), b = hexval((unsigned char)s.base[i + 2]);
+            int a = rs_hex_value((unsigned char)s.base[i + 1]), b = rs_hex_value((unsigned char)s.base[i + 2]);
             if (a >= 0 && b >= 0) {
                 out[o++] = (char)((a << 4) | b);
                 i += 3;

@@ -551,11 +551,9 @@ void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_v
     rs_kvlist_t scratch = {0};
     const rs_kvlist_t *l = members(tx, base >= 0 ? base : var, &scratch);
     size_t count = 0;
-    /* TX holds each key once (rs_tx_coll_set replaces): TX:key selects at most one member, in any order */
-    int unique_key = var == RS_VAR_TX && t->key != NULL && t->key_regex == NULL;
     /* v3 lists the members of a VAR:key selection in hashtable order and those of a whole collection or a
      * VAR:/regex/ selection in reverse hashtable order */
-    const uint32_t *order = t->is_count || unique_key ? NULL : v3_order(tx, base >= 0 ? base : var, l);
+    const uint32_t *order = t->is_count ? NULL : v3_order(tx, base >= 0 ? base : var, l);
     int reverse = order != NULL && !(t->key != NULL && t->key_regex == NULL);
     key_literal_t kl = key_literal_of(t);
     for (size_t j = 0; j < l->n; j++) {
@@ -569,8 +567,6 @@ void rs_tx_collect(rs_tx_t *tx, const rs_crule_t *cr, const rs_target_t *t, rs_v
         if (excluded(tx, r, var, k))
             continue;
         push_val(vals, nvals, cap, var, k, base >= 0 ? k : l->items[i].value);
-        if (unique_key)
-            break;
     }
     free(scratch.items);
     if (t->is_count) {

@@ -4,6 +4,7 @@
  * bytes and over an entity-decoded view. It flags script-capable tags, event-handler attributes, script URLs and
  * style expressions; a small JavaScript scanner adds calls to well-known sinks. No heap, linear work. */
 #include "detect.h"
+#include "util/util.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -47,16 +48,6 @@ static int is_html_space(int c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = lower_ascii(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Maps a decoded code point to what matters here: ASCII as is, full-width forms to ASCII, the rest to 0x80. */
 static int fold_code_point(unsigned long cp)
 {
@@ -80,13 +71,14 @@ static int decode_reference(const html_view *v, size_t i, size_t *next)
         size_t digits_start = j;
         unsigned long cp = 0;
         while (j < len && j - digits_start < 8) {
-            int d = hex ? hex_value((unsigned char)s[j]) : ((s[j] >= '0' && s[j] <= '9') ? s[j] - '0' : -1);
+            int d = hex ? rs_hex_value((unsigned char)s[j]) : ((s[j] >= '0' && s[j] <= '9') ? s[j] - '0' : -1);
             if (d < 0)
                 break;
             cp = cp * (hex ? 16 : 10) + (unsigned long)d;
             j++;
         }
-        while (j < len && j - digits_start < 32 && ((s[j] >= '0' && s[j] <= '9') || (hex && hex_value((unsigned char)s[j]) >= 0)))
+        while (j < len && j - digits_start < 32 &&
+               ((s[j] >= '0' && s[j] <= '9') || (hex && rs_hex_value((unsigned char)s[j]) >= 0)))
             j++; /* absurdly long zero padding */
         if (j == digits_start)
             return -2;
@@ -535,7 +527,7 @@ static size_t js_skip(const html_view *v, size_t i)
     }
 }
 
-/* Reads an identifier at i, decoding \uXXXX and \u{XX} escapes (valid in JS identifiers). */
+/* Reads an identifier at i, decoding \u escapes of four hex digits or of hex digits in braces (valid in JS identifiers). */
 static size_t js_identifier(const html_view *v, size_t i, char *out, size_t cap, size_t *n_out)
 {
     size_t n = 0, next;
@@ -549,7 +541,7 @@ static size_t js_identifier(const html_view *v, size_t i, char *out, size_t cap,
                 j = next;
             int digits = 0;
             int h;
-            while (digits < 6 && (h = hex_value(char_at(v, j, &next))) >= 0) {
+            while (digits < 6 && (h = rs_hex_value(char_at(v, j, &next))) >= 0) {
                 cp = cp * 16 + (unsigned long)h;
                 j = next;
                 digits++;

@@ -101,17 +101,6 @@ static int is_digit(int c)
     return c >= '0' && c <= '9';
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Fills `set` for a class escape letter (d D w W s S h H v V N); returns 0 when `c` is not one. */
 static int class_escape(int c, uint8_t set[32])
 {
@@ -184,8 +173,8 @@ static int char_escape(rx_parser_t *ps)
             unsigned v = 0;
             int nd = 0;
             ps->p++;
-            while (ps->p < ps->end && hexval((unsigned char)*ps->p) >= 0 && nd < 8) {
-                v = v * 16 + (unsigned)hexval((unsigned char)*ps->p++);
+            while (ps->p < ps->end && rs_hex_value((unsigned char)*ps->p) >= 0 && nd < 8) {
+                v = v * 16 + (unsigned)rs_hex_value((unsigned char)*ps->p++);
                 nd++;
             }
             if (ps->p >= ps->end || *ps->p != '}' || nd == 0 || v > 255)
@@ -194,8 +183,8 @@ static int char_escape(rx_parser_t *ps)
             return (int)v;
         }
         unsigned v = 0;
-        for (int i = 0; i < 2 && ps->p < ps->end && hexval((unsigned char)*ps->p) >= 0; i++)
-            v = v * 16 + (unsigned)hexval((unsigned char)*ps->p++);
+        for (int i = 0; i < 2 && ps->p < ps->end && rs_hex_value((unsigned char)*ps->p) >= 0; i++)
+            v = v * 16 + (unsigned)rs_hex_value((unsigned char)*ps->p++);
         return (int)v;
     }
     case '0': {
@@ -922,16 +911,21 @@ static double byte_chance(unsigned char c)
     return c >= 0x80 ? 0.02 : 0.005;
 }
 
+/* Chance to meet one literal, plus a price per literal: a wider set must buy a real drop in chance. */
+static double lit_cost(const lit_t *l)
+{
+    double w = 1;
+    for (size_t k = 0; k < l->len && w > 1e-12; k++)
+        w *= byte_chance((unsigned char)l->s[k]);
+    return w + 1e-7;
+}
+
 /* Expected false-positive weight of a literal set: the sum over its literals of the chance to meet them. */
 static double ls_cost(const litset_t *ls)
 {
     double cost = 0;
-    for (size_t i = 0; i < ls->n; i++) {
-        double w = 1;
-        for (size_t k = 0; k < ls->v[i].len && w > 1e-12; k++)
-            w *= byte_chance((unsigned char)ls->v[i].s[k]);
-        cost += w + 1e-7; /* each literal has a price too: a wider set must buy a real drop in chance */
-    }
+    for (size_t i = 0; i < ls->n; i++)
+        cost += lit_cost(&ls->v[i]);
     return cost;
 }
 
@@ -961,12 +955,8 @@ static double ls_min_cost(const litset_t *ls)
         for (size_t j = 0; j < ls->n && !redundant; j++)
             redundant = i != j && (ls->v[j].len < ls->v[i].len || (ls->v[j].len == ls->v[i].len && j < i)) &&
                         contains(&ls->v[i], &ls->v[j], 1);
-        if (redundant)
-            continue;
-        double w = 1;
-        for (size_t k = 0; k < ls->v[i].len && w > 1e-12; k++)
-            w *= byte_chance((unsigned char)ls->v[i].s[k]);
-        cost += w + 1e-7;
+        if (!redundant)
+            cost += lit_cost(&ls->v[i]);
     }
     return cost;
 }

@@ -186,17 +186,6 @@ static void add_phrase(rs_op_t *op, const char *s, size_t len, size_t *cap)
     op->nphrases++;
 }
 
-static int hex_digit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The @pm content syntax: optional surrounding double quotes, |hex bytes| sections and the escapes \: \; \\
  * \". Returns the decoded text (malloc'ed, *out_len) or NULL when it uses an unsupported escape, in which
  * case v3 falls back to the raw parameter. */
@@ -222,7 +211,7 @@ static char *decode_pm_content(const char *p, size_t len, size_t *out_len)
         } else if (!esc && c == '\\') {
             esc = 1;
         } else if (in_hex) {
-            int d = hex_digit((unsigned char)c);
+            int d = rs_hex_value((unsigned char)c);
             if (d < 0)
                 continue; /* v3 skips anything else inside |...| */
             if (pending < 0) {
@@ -692,7 +681,7 @@ static int validate_url_encoding(rs_str_t v)
         }
         if (i + 2 >= v.len)
             return 1; /* not enough characters */
-        if (hex_digit((unsigned char)v.base[i + 1]) < 0 || hex_digit((unsigned char)v.base[i + 2]) < 0)
+        if (rs_hex_value((unsigned char)v.base[i + 1]) < 0 || rs_hex_value((unsigned char)v.base[i + 2]) < 0)
             return 1; /* non-hexadecimal digits */
         i += 3;
     }

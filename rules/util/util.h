@@ -41,6 +41,18 @@ static inline void rs_buf_reset(rs_buf_t *b)
     b->len = 0;
 }
 void rs_buf_free(rs_buf_t *b);
+/** Value of a hexadecimal digit (either case), or -1. */
+static inline int rs_hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /** Writes code point cp (< 0x110000) as UTF-8 into out; returns the byte count (1..4). */
 size_t rs_utf8_encode(char out[4], unsigned cp);
 /** Appends code point cp as UTF-8. */

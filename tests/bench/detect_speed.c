@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Speed of rs_detect_sqli / rs_detect_xss against the frozen pre-optimisation copies (the test oracles), in ns per
  * call on short benign values (the kind a JSON POST carries) and on attack strings. Also checks that both agree.
- * Build: cc -std=gnu11 -O2 -Irules/operator tests/bench/detect_speed.c rules/operator/detect_*.c -o detect_speed
+ * Build: cc -std=gnu11 -O2 -Irules -Irules/operator tests/bench/detect_speed.c rules/operator/detect_*.c -o detect_speed
  * Run:   ./detect_speed [rounds [corpus.jsonl]]   (or under valgrind --tool=callgrind for instruction counts); with a
  *        corpus (shared/bench/detect/data/dev.jsonl), every JSON string of it is also timed, keys included. */
 #define _POSIX_C_SOURCE 200809L

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "operator/detect.h"
+#include "util/util.h"
 
 /* The oracles are test-only copies of the old code; their functions are static and renamed (oracle_*). */
 #include "detect_oracle_sqli.c"
@@ -115,58 +116,17 @@ static void pool_free(void)
     pool_count = 0;
 }
 
+/* The whole file (caller frees), or NULL when it cannot be read. */
 static char *read_file(const char *path, size_t *len_out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    rs_buf_t b = {0};
+    *len_out = 0;
+    if (rs_read_file(path, 0, &b) != 0) {
+        rs_buf_free(&b);
         return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
     }
-    fclose(f);
-    *len_out = len;
-    return buf;
-}
-
-static int hex_digit(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static size_t put_utf8(char *out, unsigned long cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    out[0] = (char)(0xe0 | ((cp >> 12) & 0x0f));
-    out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[2] = (char)(0x80 | (cp & 0x3f));
-    return 3;
+    *len_out = b.len;
+    return b.base;
 }
 
 /* Adds a value, its URL-decoded form, and its parts split at '&', '=' and ';' (query strings, cookies). */
@@ -176,8 +136,8 @@ static void add_value_and_parts(const char *s, size_t len)
     static char decoded[MAX_VALUE];
     size_t n = 0;
     for (size_t i = 0; i < len && n < sizeof(decoded); i++) {
-        if (s[i] == '%' && i + 2 < len && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
-            decoded[n++] = (char)(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
+        if (s[i] == '%' && i + 2 < len && rs_hex_value(s[i + 1]) >= 0 && rs_hex_value(s[i + 2]) >= 0) {
+            decoded[n++] = (char)(rs_hex_value(s[i + 1]) * 16 + rs_hex_value(s[i + 2]));
             i += 2;
         } else {
             decoded[n++] = s[i] == '+' ? ' ' : s[i];
@@ -211,10 +171,11 @@ static void add_json_strings(const char *line, size_t len)
                 if (e == 'u' && i + 4 <= len) {
                     unsigned long cp = 0;
                     for (int k = 0; k < 4; k++)
-                        cp = cp * 16 + (unsigned long)(hex_digit(line[i + (size_t)k]) < 0 ? 0 : hex_digit(line[i + (size_t)k]));
+                        cp = cp * 16 +
+                             (unsigned long)(rs_hex_value(line[i + (size_t)k]) < 0 ? 0 : rs_hex_value(line[i + (size_t)k]));
                     i += 4;
                     if (n + 3 < sizeof(value))
-                        n += put_utf8(value + n, cp);
+                        n += rs_utf8_encode(value + n, (unsigned)cp);
                     continue;
                 }
                 c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e;
@@ -276,8 +237,8 @@ static void add_test_literals(void)
                     char e = src[i++];
                     if (e == 'x') {
                         int v = 0;
-                        while (i < len && hex_digit(src[i]) >= 0)
-                            v = v * 16 + hex_digit(src[i++]);
+                        while (i < len && rs_hex_value(src[i]) >= 0)
+                            v = v * 16 + rs_hex_value(src[i++]);
                         c = (char)v;
                     } else if (e >= '0' && e <= '7') {
                         int v = e - '0';

@@ -500,7 +500,7 @@ static size_t js_skip(const html_view *v, size_t i)
     }
 }
 
-/* Reads an identifier at i, decoding \uXXXX and \u{XX} escapes (valid in JS identifiers). */
+/* Reads an identifier at i, decoding \u escapes of four hex digits or of hex digits in braces (valid in JS identifiers). */
 static size_t js_identifier(const html_view *v, size_t i, char *out, size_t cap, size_t *n_out)
 {
     size_t n = 0, next;
