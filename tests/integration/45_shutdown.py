@@ -25,7 +25,10 @@ def test_inflight_requests_finish():
         threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
         for t in threads:
             t.start()
-        eptest.wait_until(lambda: o.connections >= 6 or o.requests + len(o.seen) >= 6, timeout=10, what="requests at origin")
+        # all six must be at the origin (counted before its delay) before SIGTERM; health probes do not count
+        eptest.wait_until(
+            lambda: sum(1 for r in list(o.seen) if r.get("path", "").startswith("/slow")) >= 6, timeout=10, what="requests at origin"
+        )
         t0 = time.monotonic()
         p.send_signal(signal.SIGTERM)
         time.sleep(0.3)
