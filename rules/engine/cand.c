@@ -1106,34 +1106,6 @@ static int on_literal(void *arg, uint32_t lit, size_t end)
     return 0;
 }
 
-static int same_folded_bytes(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x != y && ((x | 0x20) != (y | 0x20) || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a'))
-            return 0;
-    }
-    return 1;
-}
-
-/* Whether two strings are equal but for ASCII letter case: the automaton cannot tell them apart. */
-static int same_folded(rs_str_t a, rs_str_t b)
-{
-    if (a.len != b.len)
-        return 0;
-    if (a.base == b.base)
-        return 1;
-    size_t i = 0;
-    for (; i + 8 <= a.len; i += 8) { /* words that are equal, or differ only in the 0x20 bits of letters */
-        uint64_t x, y;
-        memcpy(&x, a.base + i, 8);
-        memcpy(&y, b.base + i, 8);
-        if (x != y && (((x ^ y) & ~0x2020202020202020ull) != 0 || !same_folded_bytes(a.base + i, b.base + i, 8)))
-            return 0;
-    }
-    return same_folded_bytes(a.base + i, b.base + i, a.len - i);
-}
-
 /* Scans one value: the output of every chain a slotted rule reads this value under, each distinct string
  * once. Only the transformation nodes on those chains are computed. */
 static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *plan, rs_cand_tx_t *ct, const rs_val_t *val,
@@ -1204,7 +1176,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
         rs_str_t o = ct->out[c->chains[k]];
         size_t s = 0;
         for (; s < ct->nstrs; s++)
-            if (same_folded(ct->strs[s], o))
+            if (rs_key_ieq(ct->strs[s], o))
                 break;
         if (s == ct->nstrs) {
             if (ct->nstrs == ct->cap_strs) {

@@ -92,6 +92,9 @@ static void setup_crule(rs_db_t *db, rs_crule_t *cr, const rs_rule_t *r, rs_crul
     for (size_t i = 0; i < r->ntransforms; i++)
         node = tnode_child(db, tcap, node, r->transforms[i]);
     cr->tnode = node;
+    const rs_target_t *t0 = r->ntargets == 1 ? &r->targets[0] : NULL;
+    cr->tx_member = r->kind == RS_RULE_SECRULE && r->op != NULL && t0 != NULL && t0->var == RS_VAR_TX && t0->key != NULL &&
+                    t0->key_regex == NULL && !t0->is_count && !t0->is_negated;
     if (r->op != NULL && rs_op_has_macro(r->op)) {
         rs_str_t p = rs_op_param(r->op);
         char *err = NULL;

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ir.h"
 #include "rs.h"
@@ -39,6 +40,7 @@ struct st_rs_crule_t {
     int32_t pf_slot;        /* bit in its chain's prefilter, -1 when the operator always runs */
     uint8_t is_marker, is_unconditional, has_block;
     uint8_t op_has_macro;
+    uint8_t tx_member;   /* its one target is TX:key (no regex, count or exclusion): read by a direct lookup */
     rs_macro_t op_macro; /* the operator parameter as a macro, when it has %{...} */
     uint32_t index;      /* position in the phase list (heads), for traces */
 };
@@ -109,13 +111,34 @@ static inline size_t rs_fmt_ll(char *buf, long long v)
 }
 
 /** ASCII case-insensitive equality, inlined: member keys are compared on every read of a collection. */
+/* ASCII letters of eight bytes made lower case at once: 0x20 is added to the bytes in 'A'..'Z' only. */
+static inline uint64_t rs_fold8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t low7 = x & ~high;
+    uint64_t at_least_a = low7 + ones * (0x80 - 'A'), above_z = low7 + ones * (0x80 - 'Z' - 1);
+    uint64_t upper = at_least_a & ~above_z & ~x & high;
+    return x | (upper >> 2);
+}
+
+/** Whether two strings are equal but for ASCII letter case (keys, and strings the automaton cannot tell apart). */
 static inline int rs_key_ieq(rs_str_t a, rs_str_t b)
 {
     if (a.len != b.len)
         return 0;
-    for (size_t i = 0; i < a.len; i++) {
-        unsigned char x = (unsigned char)a.base[i], y = (unsigned char)b.base[i];
-        if (x != y && ((x | 0x20) != (y | 0x20) || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a'))
+    if (a.base == b.base)
+        return 1;
+    size_t i = 0;
+    for (; i + 8 <= a.len; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a.base + i, 8);
+        memcpy(&y, b.base + i, 8);
+        if (x != y && rs_fold8(x) != rs_fold8(y))
+            return 0;
+    }
+    for (; i < a.len; i++) {
+        unsigned x = (unsigned char)a.base[i], y = (unsigned char)b.base[i];
+        if (x != y && x + ((x - 'A' < 26u) << 5) != y + ((y - 'A' < 26u) << 5))
             return 0;
     }
     return 1;

@@ -1069,6 +1069,73 @@ static void trace_value(rs_tx_t *tx, const rs_crule_t *cr, const rs_val_t *v, rs
     (void)cr;
 }
 
+/* Tests one value a target of cr resolved to: its transformed value, or with multiMatch the original and every
+ * step that changed it. Runs the per-match actions; returns whether anything matched. */
+static int test_value(rs_tx_t *tx, const rs_crule_t *cr, rs_rulemsg_t *rm, const rs_val_t *val)
+{
+    const rs_rule_t *r = cr->rule;
+    rs_val_t v = *val;
+    int any = 0;
+    size_t steps[RS_MAX_CHAIN + 1];
+    size_t nsteps = 0;
+    if (r->multi_match) {
+        uint32_t path[RS_MAX_CHAIN];
+        int depth = tx->db->tnodes[cr->tnode].depth;
+        if (depth > RS_MAX_CHAIN)
+            depth = RS_MAX_CHAIN;
+        uint32_t n = cr->tnode;
+        for (int d = tx->db->tnodes[cr->tnode].depth - 1; d >= 0; d--) {
+            if (d < RS_MAX_CHAIN)
+                path[d] = n;
+            n = tx->db->tnodes[n].parent;
+        }
+        steps[nsteps++] = tc_get(tx, v.value, 0);
+        rs_str_t prev = v.value;
+        for (int d = 0; d < depth; d++) {
+            size_t e = tc_get(tx, v.value, path[d]);
+            rs_str_t o = tx->tcache[e].out;
+            if (o.base != prev.base || o.len != prev.len)
+                steps[nsteps++] = e;
+            prev = o;
+        }
+    } else if (cr->tnode == 0 && cr->pf_slot < 0)
+        steps[nsteps++] = SIZE_MAX; /* the value as it is, and no prefilter entry to consult: no memo */
+    else
+        steps[nsteps++] = tc_get(tx, v.value, cr->tnode);
+
+    for (size_t si = 0; si < nsteps; si++) {
+        rs_str_t tv = steps[si] == SIZE_MAX ? v.value : tx->tcache[steps[si]].out;
+        int m = exec_op(tx, cr, tv, steps[si]);
+        if (tx->trace != NULL)
+            trace_value(tx, cr, &v, tv, m);
+        if (!m)
+            continue;
+        rs_str_t name =
+            v.whole ? rs_str(rs_var_table[v.var].name, strlen(rs_var_table[v.var].name)) : rs_tx_full_name(tx, v.var, v.key);
+        update_matched(tx, name, tv);
+        run_setvars(tx, r);
+        if (r->multi_match && r->chain == NULL) {
+            if (r->severity != RS_SEVERITY_UNSET) {
+                rm->severity = r->severity;
+                if (r->severity < tx->highest_severity)
+                    tx->highest_severity = r->severity;
+            }
+            if (r->logdata.raw != NULL)
+                rm->logdata = rs_tx_expand(tx, &r->logdata);
+            if (r->msg.raw != NULL)
+                rm->msg = rs_tx_expand(tx, &r->msg);
+        }
+        if (r->multi_match && rm->save) {
+            push_match(tx, cr, rm);
+            int save = rm->save;
+            rm_init(rm);
+            rm->save = save;
+        }
+        any = 1;
+    }
+    return any;
+}
+
 static int eval_operator_rule(rs_tx_t *tx, const rs_crule_t *cr, rs_rulemsg_t *rm)
 {
     const rs_rule_t *r = cr->rule;
@@ -1077,77 +1144,31 @@ static int eval_operator_rule(rs_tx_t *tx, const rs_crule_t *cr, rs_rulemsg_t *r
         clean_matched(tx);
         return 0;
     }
-    for (size_t ti = 0; ti < r->ntargets; ti++) {
-        const rs_target_t *t = &r->targets[ti];
-        if (t->is_negated)
-            continue;
-        if (tx->nremove_targets && target_removed(tx, cr, t))
-            continue;
-        size_t start = tx->nvals;
-        rs_tx_collect(tx, cr, t, &tx->vals, &tx->nvals, &tx->cap_vals);
-        for (size_t vi = start; vi < tx->nvals; vi++) {
-            rs_val_t v = tx->vals[vi];
-            if (tx->nremove_targets && value_removed(tx, cr, &v))
-                continue;
-            /* the values to test: the final one, or with multiMatch the original and every step that changed it */
-            size_t steps[RS_MAX_CHAIN + 1];
-            size_t nsteps = 0;
-            if (r->multi_match) {
-                uint32_t path[RS_MAX_CHAIN];
-                int depth = tx->db->tnodes[cr->tnode].depth;
-                if (depth > RS_MAX_CHAIN)
-                    depth = RS_MAX_CHAIN;
-                uint32_t n = cr->tnode;
-                for (int d = tx->db->tnodes[cr->tnode].depth - 1; d >= 0; d--) {
-                    if (d < RS_MAX_CHAIN)
-                        path[d] = n;
-                    n = tx->db->tnodes[n].parent;
-                }
-                steps[nsteps++] = tc_get(tx, v.value, 0);
-                rs_str_t prev = v.value;
-                for (int d = 0; d < depth; d++) {
-                    size_t e = tc_get(tx, v.value, path[d]);
-                    rs_str_t o = tx->tcache[e].out;
-                    if (o.base != prev.base || o.len != prev.len)
-                        steps[nsteps++] = e;
-                    prev = o;
-                }
-            } else
-                steps[nsteps++] = tc_get(tx, v.value, cr->tnode);
-
-            for (size_t si = 0; si < nsteps; si++) {
-                rs_str_t tv = tx->tcache[steps[si]].out;
-                int m = exec_op(tx, cr, tv, steps[si]);
-                if (tx->trace != NULL)
-                    trace_value(tx, cr, &v, tv, m);
-                if (!m)
-                    continue;
-                rs_str_t name = v.whole ? rs_str(rs_var_table[v.var].name, strlen(rs_var_table[v.var].name))
-                                        : rs_tx_full_name(tx, v.var, v.key);
-                update_matched(tx, name, tv);
-                run_setvars(tx, r);
-                if (r->multi_match && r->chain == NULL) {
-                    if (r->severity != RS_SEVERITY_UNSET) {
-                        rm->severity = r->severity;
-                        if (r->severity < tx->highest_severity)
-                            tx->highest_severity = r->severity;
-                    }
-                    if (r->logdata.raw != NULL)
-                        rm->logdata = rs_tx_expand(tx, &r->logdata);
-                    if (r->msg.raw != NULL)
-                        rm->msg = rs_tx_expand(tx, &r->msg);
-                }
-                if (r->multi_match && rm->save) {
-                    push_match(tx, cr, rm);
-                    int save = rm->save;
-                    rm_init(rm);
-                    rm->save = save;
-                }
-                any = 1;
-            }
+    if (cr->tx_member && tx->nremove_targets == 0) { /* one TX:key target (CRS's gates): one indexed lookup */
+        const rs_target_t *t = &r->targets[0];
+        long i = rs_tx_find_tx(tx, rs_str(t->key, t->key_len));
+        if (i >= 0) {
+            const rs_kv_t *kv = &tx->coll[RS_VAR_TX].items[i];
+            rs_val_t v = {RS_VAR_TX, 0, kv->key, kv->value};
+            any = test_value(tx, cr, rm, &v);
         }
-        tx->nvals = start;
-    }
+    } else
+        for (size_t ti = 0; ti < r->ntargets; ti++) {
+            const rs_target_t *t = &r->targets[ti];
+            if (t->is_negated)
+                continue;
+            if (tx->nremove_targets && target_removed(tx, cr, t))
+                continue;
+            size_t start = tx->nvals;
+            rs_tx_collect(tx, cr, t, &tx->vals, &tx->nvals, &tx->cap_vals);
+            for (size_t vi = start; vi < tx->nvals; vi++) {
+                rs_val_t v = tx->vals[vi];
+                if (tx->nremove_targets && value_removed(tx, cr, &v))
+                    continue;
+                any |= test_value(tx, cr, rm, &v);
+            }
+            tx->nvals = start;
+        }
     if (!any) {
         clean_matched(tx);
         return 0;

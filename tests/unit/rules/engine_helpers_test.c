@@ -71,18 +71,24 @@ static void test_key_ieq(void **state)
     assert_false(rs_key_ieq(RS_STR("abc"), RS_STR("abcd")));
     assert_false(rs_key_ieq(RS_STR("@"), RS_STR("`"))); /* differ only in 0x20 but are not letters */
     assert_false(rs_key_ieq(RS_STR("["), RS_STR("{")));
-    /* every pair of bytes, as one-byte keys */
-    for (int x = 0; x < 256; x++)
-        for (int y = 0; y < 256; y++) {
-            char a = (char)x, b = (char)y;
-            assert_int_equal(rs_key_ieq(rs_str(&a, 1), rs_str(&b, 1)), libc_ieq(rs_str(&a, 1), rs_str(&b, 1)));
-        }
-    /* random short keys over a small alphabet with both cases and the 0x20 look-alikes */
-    static const char alphabet[] = "aAzZ@`[{_-09";
+    /* every pair of bytes at every position of a 19-byte key: the eight-byte words and the tail are compared
+     * apart, a letter elsewhere in the key must not change the verdict */
+    for (size_t pos = 0; pos < 19; pos++)
+        for (int x = 0; x < 256; x++)
+            for (int y = 0; y < 256; y++) {
+                char a[19], b[19];
+                memcpy(a, "Paranoia_Level-x9Z", 19);
+                memcpy(b, "pARANOIA_lEVEL-X9z", 19);
+                a[pos] = (char)x;
+                b[pos] = (char)y;
+                assert_int_equal(rs_key_ieq(rs_str(a, 19), rs_str(b, 19)), libc_ieq(rs_str(a, 19), rs_str(b, 19)));
+            }
+    /* random keys over a small alphabet with both cases, the 0x20 look-alikes and bytes above 0x7f */
+    static const char alphabet[] = "aAzZ@`[{_-09\xc1\xe1";
     srand(11);
-    for (int i = 0; i < 20000; i++) {
-        char a[8], b[8];
-        size_t n = (size_t)(rand() % 8);
+    for (int i = 0; i < 50000; i++) {
+        char a[24], b[24];
+        size_t n = (size_t)(rand() % 24);
         for (size_t k = 0; k < n; k++) {
             a[k] = alphabet[rand() % (sizeof(alphabet) - 1)];
             b[k] = rand() % 3 ? a[k] ^ (char)(rand() % 2 ? 0x20 : 0) : alphabet[rand() % (sizeof(alphabet) - 1)];
