@@ -114,6 +114,11 @@ static void setup_crule(rs_db_t *db, rs_crule_t *cr, const rs_rule_t *r, rs_crul
     }
 }
 
+/* Prefiltered rules with at most this many literals search for them directly in a value until some rule of the
+ * same chain has scanned it with the chain's automaton (the prefilter mostly serves chain members now: the
+ * candidate scan settles the heads). */
+#define PF_DIRECT_MAX 4
+
 static void build_prefilter(rs_db_t *db)
 {
     pf_build_t *pb = xcalloc(db->ntnodes, sizeof(*pb));
@@ -148,7 +153,12 @@ static void build_prefilter(rs_db_t *db)
             pf_add(&pb[cr->tnode], nocase ? 1 : 0, lits[k], (uint32_t)cr->pf_slot);
         db->stats.literals += (unsigned)n;
         db->stats.prefiltered++;
-        rs_op_literals_free(lits, n);
+        if (n <= PF_DIRECT_MAX) { /* kept: a search for a few literals beats scanning a value for all of them */
+            cr->pf_lits = lits;
+            cr->pf_nlits = (uint8_t)n;
+            cr->pf_nocase = (uint8_t)nocase;
+        } else
+            rs_op_literals_free(lits, n);
     }
     for (size_t t = 0; t < db->ntnodes; t++) {
         for (int c = 0; c < 2; c++) {
@@ -283,9 +293,12 @@ void rs_db_release(rs_db_t *db)
     if (db == NULL || atomic_fetch_sub_explicit(&db->refs, 1, memory_order_acq_rel) != 1)
         return;
     rs_cand_free(db->cand);
-    for (size_t i = 0; i < db->ncrules; i++)
+    for (size_t i = 0; i < db->ncrules; i++) {
         if (db->crules[i].op_has_macro)
             rs_macro_free(&db->crules[i].op_macro);
+        if (db->crules[i].pf_lits != NULL)
+            rs_op_literals_free(db->crules[i].pf_lits, db->crules[i].pf_nlits);
+    }
     if (db->pf != NULL) {
         for (size_t t = 0; t < db->ntnodes; t++) {
             if (db->pf[t].ac_case != NULL)

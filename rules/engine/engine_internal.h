@@ -40,7 +40,10 @@ struct st_rs_crule_t {
     int32_t pf_slot;        /* bit in its chain's prefilter, -1 when the operator always runs */
     uint8_t is_marker, is_unconditional, has_block;
     uint8_t op_has_macro;
-    uint8_t tx_member;   /* its one target is TX:key (no regex, count or exclusion): read by a direct lookup */
+    uint8_t tx_member; /* its one target is TX:key (no regex, count or exclusion): read by a direct lookup */
+    uint8_t pf_nlits;  /* when its prefilter literals are this few, they are searched directly (0: use the memo) */
+    uint8_t pf_nocase;
+    rs_str_t *pf_lits;
     rs_macro_t op_macro; /* the operator parameter as a macro, when it has %{...} */
     uint32_t index;      /* position in the phase list (heads), for traces */
 };

@@ -675,11 +675,42 @@ static int pf_on_match(void *ctx, uint32_t id, size_t end)
     return 0;
 }
 
+/* Whether lit occurs in s; ignoring ASCII case when nocase (the automaton's rule for caseless literals). */
+static int contains_literal(rs_str_t s, rs_str_t lit, int nocase)
+{
+    if (lit.len == 0)
+        return 1;
+    if (lit.len > s.len)
+        return 0;
+    if (!nocase)
+        return memmem(s.base, s.len, lit.base, lit.len) != NULL;
+    unsigned first = (unsigned char)lit.base[0];
+    int letter = (first | 0x20) - 'a' < 26u;
+    const char *end = s.base + s.len - lit.len + 1; /* last possible start + 1 */
+    for (const char *p = s.base; p < end; p++) {
+        if (!letter) { /* a byte with no case: let memchr find its next occurrence */
+            p = memchr(p, (int)first, (size_t)(end - p));
+            if (p == NULL)
+                return 0;
+        } else if (((unsigned char)*p | 0x20) != (first | 0x20))
+            continue;
+        if (rs_key_ieq(rs_str(p, lit.len), lit))
+            return 1;
+    }
+    return 0;
+}
+
 /* Whether the prefilter allows the operator of cr to run on entry e (its chain's automata found one of its
  * literals in the transformed value). One scan per distinct transformed value and chain. */
 static int pf_allows(rs_tx_t *tx, const rs_crule_t *cr, size_t ei)
 {
     rs_tcache_ent_t *e = &tx->tcache[ei];
+    if (e->hits == NULL && cr->pf_nlits != 0) { /* no scan of this value yet: search for the rule's own few */
+        for (size_t k = 0; k < cr->pf_nlits; k++)
+            if (contains_literal(e->out, cr->pf_lits[k], cr->pf_nocase))
+                return 1;
+        return 0;
+    }
     if (e->hits == NULL) {
         const rs_pfchain_t *pc = &tx->db->pf[cr->tnode];
         size_t words = (pc->nslots + 63) / 64;

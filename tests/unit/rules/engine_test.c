@@ -285,6 +285,42 @@ static void test_chain(void **state)
     done(&e);
 }
 
+/* Chain members are prefiltered by their own literals, searched directly in the value (with and without case,
+ * a literal starting with a letter or not); each rule here must match exactly when its literal occurs. */
+static void test_chain_member_literals(void **state)
+{
+    (void)state;
+    static const char rules[] = BASE "SecRule REQUEST_METHOD \"@streq GET\" \"id:11,phase:1,pass,log,chain\"\n"
+                                     "  SecRule ARGS:q \"@rx (?i)union\\s+select\" \"t:none\"\n"
+                                     "SecRule REQUEST_METHOD \"@streq GET\" \"id:12,phase:1,pass,log,chain\"\n"
+                                     "  SecRule ARGS:q \"@rx %[0-9a-f]{2}\" \"t:none\"\n"
+                                     "SecRule REQUEST_METHOD \"@streq GET\" \"id:13,phase:1,pass,log,chain\"\n"
+                                     "  SecRule ARGS:q \"@rx Admin\" \"t:none\"\n";
+    static const struct {
+        const char *uri;
+        int m11, m12, m13;
+    } cases[] = {
+        {"/?q=xx+UnIoN+SeLeCt+1", 1, 0, 0},  /* caseless literal in mixed case */
+        {"/?q=unio+select", 0, 0, 0},        /* a near miss */
+        {"/?q=%25zz%2541", 0, 1, 0},         /* no-case byte first ('%'): the regex matches the second one */
+        {"/?q=zz41", 0, 0, 0},               /* no '%' at all */
+        {"/?q=admin+Admin", 0, 0, 1},        /* case-sensitive literal after a wrong-case one */
+        {"/?q=ADMIN", 0, 0, 0},              /* wrong case only */
+        {"/?q=union", 0, 0, 0},              /* shorter than the literal */
+        {"/?q=select+union+select", 1, 0, 0} /* at the very end */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        env_t e;
+        char raw[256];
+        snprintf(raw, sizeof(raw), GET("%s"), cases[i].uri);
+        run(&e, rules, raw);
+        assert_int_equal(matched(&e.v, 11), cases[i].m11);
+        assert_int_equal(matched(&e.v, 12), cases[i].m12);
+        assert_int_equal(matched(&e.v, 13), cases[i].m13);
+        done(&e);
+    }
+}
+
 static void test_skip_and_skip_after(void **state)
 {
     (void)state;
@@ -724,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_selectors_and_exclusions),
         cmocka_unit_test(test_setvar_and_macros),
         cmocka_unit_test(test_chain),
+        cmocka_unit_test(test_chain_member_literals),
         cmocka_unit_test(test_skip_and_skip_after),
         cmocka_unit_test(test_ctl_actions),
         cmocka_unit_test(test_block_and_detection_only),
