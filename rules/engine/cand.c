@@ -13,7 +13,8 @@
  * slot's literals occurs in a string its own chain produced from a value it reads, that string is recorded
  * for the slot (strings equal but for letter case are scanned once: the automaton ignores case). When the
  * phase reaches the rule, its operator is run on the recorded strings only: the rule is a candidate when one
- * matches (or errs, or hits a work limit). A rule that is not a candidate cannot match (its operator matches
+ * matches (or errs, or hits a work limit); the operator's verdicts on short strings are remembered across the
+ * requests a transaction serves (vcache_t). A rule that is not a candidate cannot match (its operator matches
  * none of the values it could read) and is answered "no match" without collecting a single value. Case folding, keys compared
  * without case and ignoring the rule's negated targets only ever add candidates, never remove one, so
  * verdicts stay identical to the reference evaluator's (tests/unit/rules/scan_vs_ref_test.c checks that on
