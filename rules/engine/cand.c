@@ -13,7 +13,8 @@
  * slot's literals occurs in a string its own chain produced from a value it reads, that string is recorded
  * for the slot (strings equal but for letter case are scanned once: the automaton ignores case). When the
  * phase reaches the rule, its operator is run on the recorded strings only: the rule is a candidate when one
- * matches (or errs, or hits a work limit). A rule that is not a candidate cannot match (its operator matches
+ * matches (or errs, or hits a work limit); the operator's verdicts on short strings are remembered across the
+ * requests a transaction serves (vcache_t). A rule that is not a candidate cannot match (its operator matches
  * none of the values it could read) and is answered "no match" without collecting a single value. Case folding, keys compared
  * without case and ignoring the rule's negated targets only ever add candidates, never remove one, so
  * verdicts stay identical to the reference evaluator's (tests/unit/rules/scan_vs_ref_test.c checks that on
@@ -208,6 +209,7 @@ struct st_rs_cand_db_t {
     const rs_rule_t **slot_rule; /* per slot: the rule (its targets say which values it reads) */
     uint8_t *slot_sweep;         /* per slot: SWEEP_* (how its strings are recorded) */
     uint8_t *slot_two;           /* per slot: its operator needs a literal of each of two sets (group 0 and 1) */
+    uint8_t *slot_cached;        /* per slot: its verdicts are worth keeping across requests (vcache_t) */
     /* per slot, bit per variable: it reads every member of it / some members (keys to test) */
     uint64_t (*slot_reads_all)[RS_VAR_WORDS];
     uint64_t (*slot_reads_some)[RS_VAR_WORDS];
@@ -243,7 +245,10 @@ typedef struct st_intern_ent_t {
     uint64_t hash;
     uint32_t lit_first, lit_n;
     uint8_t lits_known;
+    uint64_t vpos; /* where this request copied the bytes into the verdict cache's ring, VPOS_NONE before */
 } intern_ent_t;
+
+#define VPOS_NONE UINT64_MAX
 
 /* How a slot's strings are found: by the automaton (one of its literals occurs), or every string it reads
  * (operators with no required literal; multiMatch also records every step of its chain that changed the
@@ -254,9 +259,42 @@ enum { SWEEP_NONE = 0, SWEEP_FINAL, SWEEP_STEPS };
 typedef struct st_cand_hit_t {
     rs_str_t str;
     uint32_t next; /* index + 1 of the slot's previous hit, 0 when none */
+    uint32_t id;   /* str's intern id */
 } cand_hit_t;
 
 enum { VERDICT_UNKNOWN = 0, VERDICT_MATCH, VERDICT_NO_MATCH };
+
+/* Verdicts of slot operators kept across the requests a transaction serves: the same header values reach the
+ * same detectors and regexes on every request. Found by (slot, bytes), the bytes compared in full (the hash
+ * only picks the set: a crafted collision finds nothing). Bounded: a fixed set-associative table, strings of
+ * at most VCACHE_MAX_LEN bytes copied into a ring that overwrites its oldest bytes (an entry whose bytes were
+ * overwritten is dead). Only definite verdicts are kept (an error or a hit work limit is asked again). Valid
+ * for one database (slots are its numbering). */
+#define VCACHE_WAYS     8
+#define VCACHE_SET_BITS 8
+#define VCACHE_MAX_LEN  256
+#define VCACHE_RING     (64u << 10)
+#define VCACHE_ENTRIES  (VCACHE_WAYS << VCACHE_SET_BITS)
+
+typedef struct st_vcache_ent_t {
+    uint64_t pos; /* where its bytes start, counted in bytes ever written to the ring */
+    uint32_t tag; /* from the hash of (slot, bytes), bit 0 set; 0 when empty */
+    uint32_t slot;
+    uint32_t used; /* lookup clock at its last use */
+    uint16_t len;
+    uint8_t match;
+    /* found again since stored: entries that never were are replaced first, so a flood of new values does
+     * not push out the values every request brings */
+    uint8_t reused;
+} vcache_ent_t;
+
+typedef struct st_vcache_t {
+    vcache_ent_t ents[VCACHE_ENTRIES];
+    uint64_t written; /* bytes ever written to the ring: the next goes at written % VCACHE_RING */
+    uint32_t clock;
+    uint64_t hits, misses;
+    char ring[VCACHE_RING];
+} vcache_t;
 
 struct st_rs_cand_tx_t {
     uint64_t sized_for; /* id of the candidate db the arrays below fit */
@@ -303,6 +341,7 @@ struct st_rs_cand_tx_t {
     uint32_t *pset_gen;
     size_t pset_cap, npset;
     uint32_t pgen;
+    vcache_t *vcache; /* allocated at the first verification of a cached slot */
 };
 
 /* Literal dictionary used while building: literal text (folded) -> index, through an open-addressing table
@@ -394,6 +433,27 @@ static int rule_eligible(const rs_crule_t *cr)
         positive += !t->is_negated;
     }
     return positive != 0;
+}
+
+/* Operators whose run on a string costs more than finding its verdict in the cache (the string's hash is
+ * known, the lookup compares its bytes once). */
+static int op_worth_caching(const rs_op_t *op)
+{
+    switch (rs_op_kind(op)) {
+    case RS_OP_RX:
+    case RS_OP_DETECT_SQLI:
+    case RS_OP_DETECT_XSS:
+    case RS_OP_PM:
+    case RS_OP_PMF:
+    case RS_OP_CONTAINS:
+    case RS_OP_CONTAINS_WORD:
+    case RS_OP_VALIDATE_BYTE_RANGE:
+    case RS_OP_VALIDATE_URL_ENCODING:
+    case RS_OP_VALIDATE_UTF8_ENCODING:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 static int keyed_by_member(int var)
@@ -591,14 +651,15 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
     c->slot_rule = malloc(max_slots * sizeof(*c->slot_rule));
     c->slot_sweep = malloc(max_slots);
     c->slot_two = malloc(max_slots);
+    c->slot_cached = malloc(max_slots);
     c->slot_keyed_first = malloc(max_slots * sizeof(uint32_t));
     c->slot_keyed_n = malloc(max_slots * sizeof(uint16_t));
     c->slot_reads_all = malloc(max_slots * sizeof(*c->slot_reads_all));
     c->slot_reads_some = malloc(max_slots * sizeof(*c->slot_reads_some));
     c->chains = malloc((db->ntnodes ? db->ntnodes : 1) * sizeof(uint32_t));
     if (c->slot_of == NULL || c->slot_count == NULL || c->chain_index == NULL || c->slot_chain == NULL || c->slot_op == NULL ||
-        c->slot_rule == NULL || c->slot_sweep == NULL || c->slot_reads_all == NULL || c->slot_reads_some == NULL ||
-        c->chains == NULL)
+        c->slot_rule == NULL || c->slot_sweep == NULL || c->slot_two == NULL || c->slot_cached == NULL ||
+        c->slot_reads_all == NULL || c->slot_reads_some == NULL || c->chains == NULL)
         abort();
     lit_build_t b = {0};
     for (size_t i = 0; i < db->ncrules; i++) {
@@ -691,6 +752,7 @@ rs_cand_db_t *rs_cand_build(rs_db_t *db)
                             add_sweep(&c->plans[p], &cr->rule->targets[t], slot);
                     }
             c->slot_two[slot] = (uint8_t)second;
+            c->slot_cached[slot] = (uint8_t)op_worth_caching(cr->rule->op);
             for (int g = 0; g < 2; g++) {
                 const rs_str_t *gl = g == 0 ? lits : lits2;
                 for (int k = 0; k < (g == 0 ? n : n2); k++) {
@@ -838,6 +900,7 @@ void rs_cand_free(rs_cand_db_t *c)
     free(c->slot_rule);
     free(c->slot_sweep);
     free(c->slot_two);
+    free(c->slot_cached);
     free(c->slot_keyed_first);
     free(c->slot_keyed_n);
     free(c->keyed);
@@ -913,6 +976,8 @@ static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
     ct->serial = 0;
     ct->itx_gen = 0; /* interned literal runs belong to the old automaton */
     ct->nients = 0;
+    if (ct->vcache != NULL && ct->sized_for != c->id) /* verdicts of the old database's slots */
+        memset(ct->vcache->ents, 0, sizeof(ct->vcache->ents));
     ct->sized_for = c->id;
     return ct;
 }
@@ -970,7 +1035,7 @@ static uint32_t intern(rs_cand_tx_t *ct, rs_str_t str)
         ct->cap_ients = ct->cap_ients ? ct->cap_ients * 2 : 256;
         ct->ients = grow(ct->ients, ct->cap_ients, sizeof(intern_ent_t));
     }
-    ct->ients[ct->nients] = (intern_ent_t){str.base, str.len, hv, 0, 0, 0};
+    ct->ients[ct->nients] = (intern_ent_t){str.base, str.len, hv, 0, 0, 0, VPOS_NONE};
     ct->itab_gen[h] = ct->igen;
     ct->itab[h] = (uint32_t)ct->nients;
     return (uint32_t)ct->nients++;
@@ -1048,7 +1113,7 @@ static void record_hit(rs_cand_tx_t *ct, uint32_t slot, rs_str_t str, uint32_t i
         ct->cap_hits = ct->cap_hits ? ct->cap_hits * 2 : 64;
         ct->hits = grow(ct->hits, ct->cap_hits, sizeof(cand_hit_t));
     }
-    ct->hits[ct->nhits] = (cand_hit_t){str, ct->hit_head[slot]};
+    ct->hits[ct->nhits] = (cand_hit_t){str, ct->hit_head[slot], id};
     ct->hit_head[slot] = (uint32_t)++ct->nhits;
     ct->bits[slot >> 6] |= 1ull << (slot & 63);
 }
@@ -1272,6 +1337,84 @@ void rs_cand_scan(rs_tx_t *tx, int phase)
     ct->valid = 1;
 }
 
+/* ---- verdicts across requests ------------------------------------------------------------------------- */
+
+static int vcache_live(const vcache_t *vc, const vcache_ent_t *e)
+{
+    return e->tag != 0 && vc->written - e->pos <= VCACHE_RING;
+}
+
+/* Where the string's bytes are in the ring: copied once per request, the slots that read it share the copy. */
+static uint64_t vcache_bytes(vcache_t *vc, intern_ent_t *s)
+{
+    if (s->vpos != VPOS_NONE && vc->written - s->vpos <= VCACHE_RING)
+        return s->vpos;
+    size_t off = vc->written % VCACHE_RING;
+    if (off + s->len > VCACHE_RING) { /* a string never wraps around the end */
+        vc->written += VCACHE_RING - off;
+        off = 0;
+    }
+    memcpy(vc->ring + off, s->base, s->len);
+    s->vpos = vc->written;
+    vc->written += s->len;
+    return s->vpos;
+}
+
+static uint64_t vcache_hash(uint64_t str_hash, uint32_t slot)
+{
+    uint64_t h = (str_hash ^ (slot * 0x9E3779B97F4A7C15ull)) * 0xFF51AFD7ED558CCDull;
+    return h ^ (h >> 29);
+}
+
+/* The slot's cached verdict on the string (1 match, 0 no match), or -1 and *way: the entry to replace (dead,
+ * else the least recently used of those never found again, else of all). */
+static int vcache_find(vcache_t *vc, uint32_t slot, uint64_t hash, intern_ent_t *s, vcache_ent_t **way)
+{
+    vcache_ent_t *set = &vc->ents[(hash >> (64 - VCACHE_SET_BITS)) * VCACHE_WAYS];
+    uint32_t tag = (uint32_t)hash | 1;
+    vc->clock++;
+    for (int w = 0; w < VCACHE_WAYS; w++) {
+        vcache_ent_t *e = &set[w];
+        if (e->tag == tag && e->slot == slot && e->len == s->len && vcache_live(vc, e) &&
+            memcmp(vc->ring + e->pos % VCACHE_RING, s->base, s->len) == 0) {
+            e->used = vc->clock;
+            e->reused = 1;
+            if (vc->written - e->pos > VCACHE_RING / 2) /* in use but soon overwritten: copy its bytes forward */
+                e->pos = vcache_bytes(vc, s);
+            vc->hits++;
+            return e->match;
+        }
+    }
+    uint64_t worst = 0;
+    *way = set;
+    for (int w = 0; w < VCACHE_WAYS; w++) {
+        vcache_ent_t *e = &set[w];
+        uint64_t badness = !vcache_live(vc, e) ? UINT64_MAX : (uint64_t)!e->reused << 32 | (vc->clock - e->used);
+        if (badness > worst) {
+            worst = badness;
+            *way = e;
+        }
+    }
+    vc->misses++;
+    return -1;
+}
+
+static void vcache_store(vcache_t *vc, vcache_ent_t *e, uint32_t slot, uint64_t hash, intern_ent_t *s, int match)
+{
+    uint64_t pos = vcache_bytes(vc, s);
+    *e = (vcache_ent_t){pos, (uint32_t)hash | 1, slot, vc->clock, (uint16_t)s->len, (uint8_t)match, 0};
+}
+
+static vcache_t *vcache_of(rs_cand_tx_t *ct)
+{
+    if (ct->vcache == NULL) {
+        ct->vcache = calloc(1, sizeof(vcache_t));
+        if (ct->vcache == NULL)
+            abort();
+    }
+    return ct->vcache;
+}
+
 /* Runs the slot's operator on the strings its literals occurred in. A literal occurring is only necessary;
  * the operator itself (pure: no macro, no negation, no multiMatch) on the very strings the rule would test
  * under its own chain decides. An error or a hit work limit keeps the rule a candidate, so the rule-by-rule
@@ -1279,9 +1422,24 @@ void rs_cand_scan(rs_tx_t *tx, int phase)
 static int verify_slot(const rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, uint32_t slot)
 {
     rs_op_limits_t lim = {tx->db->rs->pcre_match_limit, tx->db->rs->pcre_match_limit_recursion};
+    vcache_t *vc = c->slot_cached[slot] ? vcache_of(ct) : NULL;
     for (uint32_t h = ct->hit_head[slot]; h != 0; h = ct->hits[h - 1].next) {
+        const cand_hit_t *hit = &ct->hits[h - 1];
+        intern_ent_t *s = &ct->ients[hit->id]; /* the same bytes as hit->str */
+        vcache_ent_t *way = NULL;
+        uint64_t hash = 0;
+        if (vc != NULL && s->len != 0 && s->len <= VCACHE_MAX_LEN) { /* "": cheap for any operator */
+            hash = vcache_hash(s->hash, slot);
+            int known = vcache_find(vc, slot, hash, s, &way);
+            if (known == 1)
+                return 1;
+            if (known == 0)
+                continue;
+        }
         rs_op_result_t res; /* rs_op_exec clears it */
-        int rc = rs_op_exec(c->slot_op[slot], rs_str("", 0), ct->hits[h - 1].str, 0, &lim, tx->opscratch, &res);
+        int rc = rs_op_exec(c->slot_op[slot], rs_str("", 0), hit->str, 0, &lim, tx->opscratch, &res);
+        if (way != NULL && rc >= 0 && !res.limit_hit)
+            vcache_store(vc, way, slot, hash, s, rc);
         if (rc != 0 || res.limit_hit)
             return 1;
     }
@@ -1339,6 +1497,7 @@ void rs_cand_tx_free(rs_cand_tx_t *ct)
     free(ct->node_id);
     free(ct->pset);
     free(ct->pset_gen);
+    free(ct->vcache);
     rs_buf_free(&ct->tbuf);
     free(ct);
 }
@@ -1352,4 +1511,18 @@ void rs_cand_counts(const rs_tx_t *tx, unsigned *slots, unsigned *candidates)
         return;
     for (uint32_t w = 0; w < (c->nslots + 63) / 64; w++)
         *candidates += (unsigned)__builtin_popcountll(tx->cand->bits[w]);
+}
+
+void rs_cand_cache_stats(const rs_tx_t *tx, rs_cand_cache_stats_t *st)
+{
+    const vcache_t *vc = tx->cand != NULL ? tx->cand->vcache : NULL;
+    memset(st, 0, sizeof(*st));
+    if (vc == NULL)
+        return;
+    st->hits = vc->hits;
+    st->misses = vc->misses;
+    for (size_t i = 0; i < VCACHE_ENTRIES; i++)
+        st->live += (size_t)vcache_live(vc, &vc->ents[i]);
+    st->capacity = VCACHE_ENTRIES;
+    st->memory_bytes = sizeof(*vc);
 }

@@ -306,6 +306,14 @@ int rs_cand_may_match(const rs_tx_t *tx, const rs_crule_t *cr);
 void rs_cand_tx_free(rs_cand_tx_t *ct);
 /** Slotted rules and how many are candidates after the last scan (stats, tests). */
 void rs_cand_counts(const rs_tx_t *tx, unsigned *slots, unsigned *candidates);
+/** The transaction's cache of slot verdicts, kept across its requests (stats, tests). */
+typedef struct st_rs_cand_cache_stats_t {
+    uint64_t hits, misses; /* lookups since the transaction was created */
+    size_t live;           /* entries held now */
+    size_t capacity;       /* entries it can hold */
+    size_t memory_bytes;   /* fixed once allocated */
+} rs_cand_cache_stats_t;
+void rs_cand_cache_stats(const rs_tx_t *tx, rs_cand_cache_stats_t *st);
 
 /* db.c */
 int rs_db_tnode_chain(const rs_db_t *db, uint32_t node, uint8_t *out, size_t max);

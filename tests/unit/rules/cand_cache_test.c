@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the candidate scan's verdict cache (rules/engine/cand.c), which keeps slot verdicts across the
+ * requests a transaction serves: every request is also run rule by rule (a database without the prefilter)
+ * and must give the same matches, whatever the cache holds; the cache's counters show it is used; its
+ * memory stays fixed under ever-new values; a transaction moved to another database starts afresh. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/engine_internal.h"
+
+static const char RULES[] = "SecRuleEngine DetectionOnly\n"
+                            "SecRule REQUEST_HEADERS:User-Agent \"@detectSQLi\" \"id:1,phase:1,pass,log,t:none\"\n"
+                            "SecRule REQUEST_HEADERS:User-Agent \"@rx (?i)evil[0-9]\" \"id:2,phase:1,pass,log,t:none\"\n"
+                            "SecRule ARGS \"@detectXSS\" \"id:3,phase:1,pass,log,t:none,t:urlDecodeUni\"\n"
+                            "SecRule ARGS \"@rx ^abc[0-9]{3}$\" \"id:4,phase:1,pass,log,t:none\"\n"
+                            "SecRule ARGS \"@rx ^abc[a-z]{3}$\" \"id:5,phase:1,pass,log,t:none\"\n"
+                            "SecRule ARGS \"@validateByteRange 32-126\" \"id:6,phase:1,pass,log,t:none\"\n"
+                            "SecRule ARGS \"@detectSQLi\" \"id:7,phase:1,pass,log,t:none,t:lowercase\"\n"
+                            "SecRule ARGS \"@pm select union\" \"id:8,phase:1,pass,log,t:none\"\n";
+
+static rs_db_t *compile_text(const char *rules, int prefilter)
+{
+    rs_source_t src = {"test.conf", rules, strlen(rules)};
+    rs_errors_t errs = {0};
+    rs_compile_opts_t opts = {.use_prefilter = prefilter, .engine_mode = -1};
+    rs_db_t *db = rs_db_compile(&src, 1, &opts, &errs);
+    if (db == NULL)
+        rs_errors_print(&errs, stderr);
+    rs_errors_free(&errs);
+    assert_non_null(db);
+    return db;
+}
+
+/* A GET with the User-Agent and one query argument `a` (percent-encoded). */
+static void build_request(rs_buf_t *raw, rs_buf_t *storage, rs_request_t *req, const char *ua, const char *arg)
+{
+    raw->len = 0;
+    rs_buf_printf(raw, "GET /p?a=");
+    for (const unsigned char *c = (const unsigned char *)arg; *c != '\0'; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))
+            rs_buf_putc(raw, (char)*c);
+        else
+            rs_buf_printf(raw, "%%%02X", *c);
+    }
+    rs_buf_printf(raw, " HTTP/1.1\r\nHost: localhost\r\nUser-Agent: %s\r\n\r\n", ua);
+    char err[128];
+    assert_int_equal(rs_request_parse_raw((rs_str_t){raw->base, raw->len}, req, storage, err, sizeof(err)), 0);
+}
+
+/* Runs phases 1 and 2 and describes what matched (rule, variable, value, work limits hit) in sig. */
+static void run(rs_tx_t *tx, rs_db_t *db, const char *ua, const char *arg, char *sig, size_t size)
+{
+    rs_buf_t raw = {0}, storage = {0};
+    rs_request_t req;
+    build_request(&raw, &storage, &req, ua, arg);
+    rs_verdict_t v;
+    assert_int_equal(rs_tx_begin(tx, db, &req), 0);
+    assert_int_equal(rs_tx_run_phase(tx, 1, &v), 0);
+    assert_int_equal(rs_tx_run_phase(tx, 2, &v), 0);
+    size_t n = (size_t)snprintf(sig, size, "limits %u;", v.limit_hits);
+    for (size_t i = 0; i < v.nmatches && n < size; i++) {
+        const rs_match_t *m = &v.matches[i];
+        n += (size_t)snprintf(sig + n, size - n, " %u %.*s=%.*s;", m->rule_id, (int)m->var_name.len, m->var_name.base,
+                              (int)m->value.len, m->value.base);
+    }
+    assert_true(n < size);
+    rs_tx_end(tx);
+    rs_request_free_parsed(&req);
+    rs_buf_free(&raw);
+    rs_buf_free(&storage);
+}
+
+typedef struct st_fixture_t {
+    rs_db_t *fast, *ref;
+    rs_tx_t *tx, *tx_ref;
+    char sig[2048];
+} fixture_t;
+
+static void fixture_init(fixture_t *f, const char *rules)
+{
+    f->fast = compile_text(rules, 1);
+    f->ref = compile_text(rules, 0);
+    f->tx = rs_tx_new();
+    f->tx_ref = rs_tx_new();
+}
+
+static void fixture_free(fixture_t *f)
+{
+    rs_tx_free(f->tx);
+    rs_tx_free(f->tx_ref);
+    rs_db_release(f->fast);
+    rs_db_release(f->ref);
+}
+
+/* Runs the request on the reused transaction (cache and all) and rule by rule: the same matches. Leaves
+ * the description in f->sig. */
+static void check(fixture_t *f, const char *ua, const char *arg)
+{
+    char want[2048];
+    run(f->tx_ref, f->ref, ua, arg, want, sizeof(want));
+    run(f->tx, f->fast, ua, arg, f->sig, sizeof(f->sig));
+    assert_string_equal(f->sig, want);
+}
+
+static int has_match(const char *sig, unsigned id)
+{
+    char needle[16];
+    snprintf(needle, sizeof(needle), " %u ", id);
+    return strstr(sig, needle) != NULL;
+}
+
+static rs_cand_cache_stats_t stats_of(rs_tx_t *tx)
+{
+    rs_cand_cache_stats_t st;
+    rs_cand_cache_stats(tx, &st);
+    return st;
+}
+
+static const char UA[] = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+static void test_repeat_hits(void **state)
+{
+    (void)state;
+    fixture_t f;
+    fixture_init(&f, RULES);
+    const char *args[] = {"blue shirt", "1' or '1'='1", "<script>alert(1)</script>", "abc123"};
+    for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
+        check(&f, UA, args[i]);
+        char first[2048];
+        strcpy(first, f.sig);
+        rs_cand_cache_stats_t before = stats_of(f.tx);
+        check(&f, UA, args[i]);
+        rs_cand_cache_stats_t after = stats_of(f.tx);
+        assert_string_equal(f.sig, first);
+        assert_true(after.hits > before.hits);         /* the second run is answered from the cache */
+        assert_int_equal(after.misses, before.misses); /* and entirely */
+    }
+    check(&f, UA, "1' or '1'='1");
+    assert_true(has_match(f.sig, 7)); /* a cached match is a match */
+    check(&f, UA, "<script>alert(1)</script>");
+    assert_true(has_match(f.sig, 3));
+    fixture_free(&f);
+}
+
+/* A benign string and then strings one byte away, and one string under two slots with opposite verdicts. */
+static void test_attack_after_benign(void **state)
+{
+    (void)state;
+    fixture_t f;
+    fixture_init(&f, RULES);
+    check(&f, "Mozilla/5.0 evilX", "abc12x");
+    assert_false(has_match(f.sig, 2));
+    assert_false(has_match(f.sig, 4));
+    check(&f, "Mozilla/5.0 evil7", "abc123");
+    assert_true(has_match(f.sig, 2));
+    assert_true(has_match(f.sig, 4));
+    assert_false(has_match(f.sig, 5));
+    check(&f, UA, "abcxyz"); /* the other slot on the same literal: its own verdict */
+    assert_true(has_match(f.sig, 5));
+    assert_false(has_match(f.sig, 4));
+    check(&f, UA, "abc123");
+    assert_true(has_match(f.sig, 4));
+    assert_false(has_match(f.sig, 5));
+
+    static const char *pairs[][2] = {
+        {"1' on '1'='1", "1' or '1'='1"},
+        {"<scripx>alert(1)</scripx>", "<script>alert(1)</script>"},
+        {"hello\x7e", "hello\x7f"},
+        {"we select the best", "1 union select 2"},
+    };
+    static const unsigned caught_by[] = {7, 3, 6, 8};
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        for (int round = 0; round < 2; round++) {
+            check(&f, UA, pairs[i][0]);
+            check(&f, UA, pairs[i][1]);
+            assert_true(has_match(f.sig, caught_by[i]));
+        }
+    }
+    /* the attack string in the User-Agent: another slot (rule 1) than the cached verdicts of rule 7 */
+    check(&f, "1' or '1'='1", "x");
+    assert_true(has_match(f.sig, 1));
+    fixture_free(&f);
+}
+
+/* Far more distinct values than the cache holds, with attacks among them, every few hundred a value too long
+ * to cache, and a User-Agent every request brings: memory stays put, verdicts stay right and the recurring
+ * value keeps being found. */
+static void test_many_values_bounded(void **state)
+{
+    (void)state;
+    fixture_t f;
+    fixture_init(&f, RULES);
+    check(&f, UA, "an early benign value");
+    rs_cand_cache_stats_t first = stats_of(f.tx);
+    assert_true(first.memory_bytes > 0);
+    const unsigned n = 3 * (unsigned)first.capacity;
+    char arg[600];
+    unsigned attacks = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (i % 10 == 3)
+            snprintf(arg, sizeof(arg), "1' or '%u'='%u", i, i);
+        else if (i % 10 == 7)
+            snprintf(arg, sizeof(arg), "<script>alert(%u)</script>", i);
+        else if (i % 300 == 11)
+            snprintf(arg, sizeof(arg), "%0500u", i);
+        else
+            snprintf(arg, sizeof(arg), "a benign value number %u of the flood, with some padding text", i);
+        check(&f, UA, arg);
+        if (i % 10 == 3 || i % 10 == 7) {
+            assert_true(has_match(f.sig, i % 10 == 3 ? 7 : 3));
+            attacks++;
+        }
+        rs_cand_cache_stats_t st = stats_of(f.tx);
+        assert_int_equal(st.memory_bytes, first.memory_bytes);
+        assert_true(st.live <= st.capacity);
+    }
+    rs_cand_cache_stats_t last = stats_of(f.tx);
+    assert_true(attacks > n / 10);
+    assert_true(last.misses - first.misses >= n); /* every new value was looked up */
+    assert_true(last.hits - first.hits >= n - 1); /* the User-Agent, found on every request */
+    check(&f, UA, "an early benign value");
+    check(&f, UA, "1' or '1'='1");
+    assert_true(has_match(f.sig, 7));
+    fixture_free(&f);
+}
+
+/* Two databases whose only rules take the same slots with other operators: a verdict of one must not answer
+ * for the other when a transaction moves between them (as after a reload). */
+static void test_other_database(void **state)
+{
+    (void)state;
+    fixture_t a, b;
+    fixture_init(&a, "SecRule ARGS \"@rx ^abc[0-9]{3}$\" \"id:10,phase:1,pass,log,t:none\"\n"
+                     "SecRule ARGS \"@validateByteRange 48-57\" \"id:11,phase:1,pass,log,t:none\"\n");
+    fixture_init(&b, "SecRule ARGS \"@rx ^abc[0-9]{2}[a-z]$\" \"id:10,phase:1,pass,log,t:none\"\n"
+                     "SecRule ARGS \"@validateByteRange 97-122\" \"id:11,phase:1,pass,log,t:none\"\n");
+    rs_tx_free(b.tx);
+    b.tx = a.tx; /* one transaction, two databases */
+    /* each string first gets a no-match in one database, then must match in the other */
+    for (int round = 0; round < 3; round++) {
+        check(&a, UA, "abc12d");
+        assert_false(has_match(a.sig, 10));
+        check(&b, UA, "abc12d");
+        assert_true(has_match(b.sig, 10));
+        check(&b, UA, "abc123");
+        assert_false(has_match(b.sig, 10));
+        check(&a, UA, "abc123");
+        assert_true(has_match(a.sig, 10));
+        check(&a, UA, "123");
+        assert_false(has_match(a.sig, 11));
+        check(&b, UA, "123");
+        assert_true(has_match(b.sig, 11));
+        check(&b, UA, "xyz");
+        assert_false(has_match(b.sig, 11));
+        check(&a, UA, "xyz");
+        assert_true(has_match(a.sig, 11));
+    }
+    b.tx = NULL;
+    fixture_free(&a);
+    fixture_free(&b);
+}
+
+/* A regex that hits the match limit is asked again on every request: the rule-by-rule run reports the limit
+ * each time, as the reference evaluator does. */
+static void test_limit_not_cached(void **state)
+{
+    (void)state;
+    fixture_t f;
+    fixture_init(&f, "SecPcreMatchLimit 1000\nSecPcreMatchLimitRecursion 1000\n"
+                     "SecRule ARGS \"@rx ^(\\w+\\s?)+$\" \"id:20,phase:1,pass,log,t:none\"\n");
+    for (int i = 0; i < 3; i++) {
+        check(&f, UA, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!");
+        assert_non_null(strstr(f.sig, "limits 1;"));
+    }
+    check(&f, UA, "word");
+    assert_true(has_match(f.sig, 20));
+    fixture_free(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_repeat_hits),         cmocka_unit_test(test_attack_after_benign),
+        cmocka_unit_test(test_many_values_bounded), cmocka_unit_test(test_other_database),
+        cmocka_unit_test(test_limit_not_cached),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
