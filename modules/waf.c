@@ -457,11 +457,16 @@ Error:
 
 /* ---- per-thread state: a pool of transactions, so the request path allocates none in the steady state ---- */
 
+/* Idle transactions a thread keeps. Each holds its scratch (arenas, scan tables), so a burst of thousands of
+ * concurrent requests must not leave thousands behind; past this many they are freed. */
+#define WAF_IDLE_MAX 256
+
 typedef struct st_waf_thread_t {
     rs_tx_t **idle;
     size_t nidle, cap;
-    rs_buf_t line; /* WAF log line being built */
-    rs_buf_t raw;  /* captured request */
+    rs_memo_t *memo; /* verdicts the thread's transactions share across requests (NULL: each keeps its own) */
+    rs_buf_t line;   /* WAF log line being built */
+    rs_buf_t raw;    /* captured request */
 } waf_thread_t;
 
 static void *waf_thread_init(const void *conf, void *gstate)
@@ -475,6 +480,7 @@ static void waf_thread_free(void *p)
     for (size_t i = 0; i < t->nidle; i++)
         rs_tx_free(t->idle[i]);
     free(t->idle);
+    rs_memo_free(t->memo);
     rs_buf_free(&t->line);
     rs_buf_free(&t->raw);
     free(t);
@@ -498,9 +504,21 @@ static void waf_req_dispose(void *p)
         return;
     rs_tx_end(w->tx);
     waf_thread_t *t = w->thread;
+    if (t->nidle >= WAF_IDLE_MAX) { /* after a burst of concurrent requests: give its transactions back */
+        rs_tx_free(w->tx);
+        w->tx = NULL;
+        return;
+    }
     if (t->nidle == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 16;
-        t->idle = realloc(t->idle, t->cap * sizeof(*t->idle));
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        rs_tx_t **idle = realloc(t->idle, cap * sizeof(*idle));
+        if (idle == NULL) { /* no room to keep it: free it rather than lose the pool */
+            rs_tx_free(w->tx);
+            w->tx = NULL;
+            return;
+        }
+        t->idle = idle;
+        t->cap = cap;
     }
     t->idle[t->nidle++] = w->tx;
     w->tx = NULL;
@@ -862,7 +880,14 @@ static ep_status_t waf_on_req(const void *cp, void *gstate, void *tstate, ep_req
     w->thread = t;
     w->ruleset = rs;
     w->detection_only = detection_only;
-    w->tx = t->nidle != 0 ? t->idle[--t->nidle] : rs_tx_new();
+    if (t->nidle != 0)
+        w->tx = t->idle[--t->nidle];
+    else {
+        w->tx = rs_tx_new();
+        if (t->memo == NULL)
+            t->memo = rs_memo_new();
+        rs_tx_use_memo(w->tx, t->memo);
+    }
     req->waf_ctx = w;
 
     rs_request_t r;

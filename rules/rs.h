@@ -133,6 +133,17 @@ int rs_tx_get_var(rs_tx_t *tx, const char *key, rs_str_t *value);
 /** Ends the transaction and releases the db reference. */
 void rs_tx_end(rs_tx_t *tx);
 
+/** Verdicts remembered across requests: a string one rule's operator already judged is not judged again
+ *  (the same User-Agent, Accept or cookie values reach the same detectors and regexes on every request).
+ *  Bounded (about 300 KB) and exact (strings are compared in full). A transaction keeps its own unless given
+ *  one: a worker thread should make one and give it to every transaction it runs, so the memory is per thread
+ *  and every request of the thread profits. Used by one thread at a time; serves any number of databases. */
+typedef struct st_rs_memo_t rs_memo_t;
+rs_memo_t *rs_memo_new(void); /* NULL when out of memory */
+void rs_memo_free(rs_memo_t *memo);
+/** From its next rs_tx_begin on, tx uses memo (NULL: its own). memo must outlive that use. */
+void rs_tx_use_memo(rs_tx_t *tx, rs_memo_t *memo);
+
 /** Debug trace for `rules explain`: when set, the engine reports each rule evaluation. */
 typedef void (*rs_trace_fn)(void *ctx, const char *line);
 void rs_tx_set_trace(rs_tx_t *tx, rs_trace_fn fn, void *ctx);

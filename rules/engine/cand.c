@@ -264,19 +264,21 @@ typedef struct st_cand_hit_t {
 
 enum { VERDICT_UNKNOWN = 0, VERDICT_MATCH, VERDICT_NO_MATCH };
 
-/* Verdicts of slot operators kept across the requests a transaction serves: the same header values reach the
- * same detectors and regexes on every request. Found by (slot, bytes), the bytes compared in full (the hash
- * only picks the set: a crafted collision finds nothing). Bounded: a fixed set-associative table, strings of
- * at most VCACHE_MAX_LEN bytes copied into a ring that overwrites its oldest bytes (an entry whose bytes were
- * overwritten is dead). Only definite verdicts are kept (an error or a hit work limit is asked again). Valid
- * for one database (slots are its numbering). */
+/* Verdicts of slot operators kept across requests (rs_memo_t: the one a worker thread shares among its
+ * transactions, or a transaction's own): the same header values reach the same detectors and regexes on every
+ * request. Found by (database, slot, bytes), the bytes compared in full (the hash only picks the set: a crafted
+ * collision finds nothing). Bounded: a fixed set-associative table, strings of at most VCACHE_MAX_LEN bytes
+ * copied into a ring that overwrites its oldest bytes (an entry whose bytes were overwritten is dead). Only
+ * definite verdicts are kept (an error or a hit work limit is asked again). Entries name their database, so
+ * tenants with different rule sets share one memo and a reload's old entries simply age out. */
 #define VCACHE_WAYS     8
-#define VCACHE_SET_BITS 8
+#define VCACHE_SET_BITS 9
 #define VCACHE_MAX_LEN  256
-#define VCACHE_RING     (64u << 10)
+#define VCACHE_RING     (128u << 10)
 #define VCACHE_ENTRIES  (VCACHE_WAYS << VCACHE_SET_BITS)
 
 typedef struct st_vcache_ent_t {
+    uint64_t db;  /* id of the candidate database whose slot it is */
     uint64_t pos; /* where its bytes start, counted in bytes ever written to the ring */
     uint32_t tag; /* from the hash of (slot, bytes), bit 0 set; 0 when empty */
     uint32_t slot;
@@ -288,13 +290,23 @@ typedef struct st_vcache_ent_t {
     uint8_t reused;
 } vcache_ent_t;
 
-typedef struct st_vcache_t {
+typedef struct st_rs_memo_t {
     vcache_ent_t ents[VCACHE_ENTRIES];
     uint64_t written; /* bytes ever written to the ring: the next goes at written % VCACHE_RING */
     uint32_t clock;
     uint64_t hits, misses;
     char ring[VCACHE_RING];
 } vcache_t;
+
+rs_memo_t *rs_memo_new(void)
+{
+    return calloc(1, sizeof(vcache_t));
+}
+
+void rs_memo_free(rs_memo_t *memo)
+{
+    free(memo);
+}
 
 struct st_rs_cand_tx_t {
     uint64_t sized_for; /* id of the candidate db the arrays below fit */
@@ -976,8 +988,6 @@ static rs_cand_tx_t *cand_tx(rs_tx_t *tx)
     ct->serial = 0;
     ct->itx_gen = 0; /* interned literal runs belong to the old automaton */
     ct->nients = 0;
-    if (ct->vcache != NULL && ct->sized_for != c->id) /* verdicts of the old database's slots */
-        memset(ct->vcache->ents, 0, sizeof(ct->vcache->ents));
     ct->sized_for = c->id;
     return ct;
 }
@@ -1368,14 +1378,14 @@ static uint64_t vcache_hash(uint64_t str_hash, uint32_t slot)
 
 /* The slot's cached verdict on the string (1 match, 0 no match), or -1 and *way: the entry to replace (dead,
  * else the least recently used of those never found again, else of all). */
-static int vcache_find(vcache_t *vc, uint32_t slot, uint64_t hash, intern_ent_t *s, vcache_ent_t **way)
+static int vcache_find(vcache_t *vc, uint64_t db, uint32_t slot, uint64_t hash, intern_ent_t *s, vcache_ent_t **way)
 {
     vcache_ent_t *set = &vc->ents[(hash >> (64 - VCACHE_SET_BITS)) * VCACHE_WAYS];
     uint32_t tag = (uint32_t)hash | 1;
     vc->clock++;
     for (int w = 0; w < VCACHE_WAYS; w++) {
         vcache_ent_t *e = &set[w];
-        if (e->tag == tag && e->slot == slot && e->len == s->len && vcache_live(vc, e) &&
+        if (e->tag == tag && e->slot == slot && e->db == db && e->len == s->len && vcache_live(vc, e) &&
             memcmp(vc->ring + e->pos % VCACHE_RING, s->base, s->len) == 0) {
             e->used = vc->clock;
             e->reused = 1;
@@ -1399,14 +1409,17 @@ static int vcache_find(vcache_t *vc, uint32_t slot, uint64_t hash, intern_ent_t 
     return -1;
 }
 
-static void vcache_store(vcache_t *vc, vcache_ent_t *e, uint32_t slot, uint64_t hash, intern_ent_t *s, int match)
+static void vcache_store(vcache_t *vc, vcache_ent_t *e, uint64_t db, uint32_t slot, uint64_t hash, intern_ent_t *s, int match)
 {
     uint64_t pos = vcache_bytes(vc, s);
-    *e = (vcache_ent_t){pos, (uint32_t)hash | 1, slot, vc->clock, (uint16_t)s->len, (uint8_t)match, 0};
+    *e = (vcache_ent_t){db, pos, (uint32_t)hash | 1, slot, vc->clock, (uint16_t)s->len, (uint8_t)match, 0};
 }
 
-static vcache_t *vcache_of(rs_cand_tx_t *ct)
+/* The memo the running transaction uses: its thread's when it was given one, else its own. */
+static vcache_t *vcache_of(const rs_tx_t *tx, rs_cand_tx_t *ct)
 {
+    if (tx->memo != NULL)
+        return tx->memo;
     if (ct->vcache == NULL) {
         ct->vcache = calloc(1, sizeof(vcache_t));
         if (ct->vcache == NULL)
@@ -1422,7 +1435,7 @@ static vcache_t *vcache_of(rs_cand_tx_t *ct)
 static int verify_slot(const rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *ct, uint32_t slot)
 {
     rs_op_limits_t lim = {tx->db->rs->pcre_match_limit, tx->db->rs->pcre_match_limit_recursion};
-    vcache_t *vc = c->slot_cached[slot] ? vcache_of(ct) : NULL;
+    vcache_t *vc = c->slot_cached[slot] ? vcache_of(tx, ct) : NULL;
     for (uint32_t h = ct->hit_head[slot]; h != 0; h = ct->hits[h - 1].next) {
         const cand_hit_t *hit = &ct->hits[h - 1];
         intern_ent_t *s = &ct->ients[hit->id]; /* the same bytes as hit->str */
@@ -1430,7 +1443,7 @@ static int verify_slot(const rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *c
         uint64_t hash = 0;
         if (vc != NULL && s->len != 0 && s->len <= VCACHE_MAX_LEN) { /* "": cheap for any operator */
             hash = vcache_hash(s->hash, slot);
-            int known = vcache_find(vc, slot, hash, s, &way);
+            int known = vcache_find(vc, c->id, slot, hash, s, &way);
             if (known == 1)
                 return 1;
             if (known == 0)
@@ -1439,7 +1452,7 @@ static int verify_slot(const rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *c
         rs_op_result_t res; /* rs_op_exec clears it */
         int rc = rs_op_exec(c->slot_op[slot], rs_str("", 0), hit->str, 0, &lim, tx->opscratch, &res);
         if (way != NULL && rc >= 0 && !res.limit_hit)
-            vcache_store(vc, way, slot, hash, s, rc);
+            vcache_store(vc, way, c->id, slot, hash, s, rc);
         if (rc != 0 || res.limit_hit)
             return 1;
     }
@@ -1515,7 +1528,7 @@ void rs_cand_counts(const rs_tx_t *tx, unsigned *slots, unsigned *candidates)
 
 void rs_cand_cache_stats(const rs_tx_t *tx, rs_cand_cache_stats_t *st)
 {
-    const vcache_t *vc = tx->cand != NULL ? tx->cand->vcache : NULL;
+    const vcache_t *vc = tx->memo != NULL ? tx->memo : tx->cand != NULL ? tx->cand->vcache : NULL;
     memset(st, 0, sizeof(*st));
     if (vc == NULL)
         return;

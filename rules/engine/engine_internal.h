@@ -185,6 +185,7 @@ typedef struct st_rs_remove_target_t {
 
 struct st_rs_tx_t {
     rs_db_t *db;
+    rs_memo_t *memo, *memo_next; /* shared verdict memo (NULL: the transaction's own); next: from rs_tx_use_memo */
     const rs_request_t *req;
     rs_arena_t arena;
     rs_op_scratch_t *opscratch;
@@ -306,7 +307,7 @@ int rs_cand_may_match(const rs_tx_t *tx, const rs_crule_t *cr);
 void rs_cand_tx_free(rs_cand_tx_t *ct);
 /** Slotted rules and how many are candidates after the last scan (stats, tests). */
 void rs_cand_counts(const rs_tx_t *tx, unsigned *slots, unsigned *candidates);
-/** The transaction's cache of slot verdicts, kept across its requests (stats, tests). */
+/** The verdict memo the transaction uses (its thread's or its own), kept across requests (stats, tests). */
 typedef struct st_rs_cand_cache_stats_t {
     uint64_t hits, misses; /* lookups since the transaction was created */
     size_t live;           /* entries held now */

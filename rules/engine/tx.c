@@ -353,6 +353,7 @@ int rs_tx_begin(rs_tx_t *tx, rs_db_t *db, const rs_request_t *req)
     rs_db_retain(db);
     tx->db = db;
     tx->req = req;
+    tx->memo = tx->memo_next; /* between requests only: a request's interned strings point into its memo */
     reset_state(tx);
     clock_gettime(CLOCK_REALTIME, &tx->start);
     clock_gettime(CLOCK_MONOTONIC, &tx->start_mono);
@@ -367,6 +368,11 @@ int rs_tx_begin(rs_tx_t *tx, rs_db_t *db, const rs_request_t *req)
     process_uri(tx, req);
     process_headers(tx, req);
     return 0;
+}
+
+void rs_tx_use_memo(rs_tx_t *tx, rs_memo_t *memo)
+{
+    tx->memo_next = memo;
 }
 
 void rs_tx_end(rs_tx_t *tx)

@@ -2,7 +2,8 @@
 /* Tests of the candidate scan's verdict cache (rules/engine/cand.c), which keeps slot verdicts across the
  * requests a transaction serves: every request is also run rule by rule (a database without the prefilter)
  * and must give the same matches, whatever the cache holds; the cache's counters show it is used; its
- * memory stays fixed under ever-new values; a transaction moved to another database starts afresh. */
+ * memory stays fixed under ever-new values; entries of one database never answer for another; a memo shared
+ * by a thread's transactions carries what one learnt to the next. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -284,12 +285,55 @@ static void test_limit_not_cached(void **state)
     fixture_free(&f);
 }
 
+/* A memo shared by transactions (a worker thread's): what one transaction learnt answers the next one's
+ * request, with two databases sharing it too; every verdict stays the rule-by-rule one. */
+static void test_shared_memo(void **state)
+{
+    (void)state;
+    fixture_t a, b;
+    fixture_init(&a, RULES);
+    fixture_init(&b, "SecRule REQUEST_HEADERS:User-Agent \"@rx (?i)firefox/12[0-9]\" \"id:30,phase:1,pass,log,t:none\"\n"
+                     "SecRule ARGS \"@detectSQLi\" \"id:31,phase:1,pass,log,t:none\"\n");
+    rs_memo_t *memo = rs_memo_new();
+    assert_non_null(memo);
+    rs_tx_t *second = rs_tx_new();
+    rs_tx_use_memo(a.tx, memo);
+    rs_tx_use_memo(b.tx, memo);
+    rs_tx_use_memo(second, memo);
+
+    check(&a, UA, "shirt");
+    rs_cand_cache_stats_t first = stats_of(a.tx);
+    assert_int_equal(first.hits, 0);
+    assert_true(first.misses > 0);
+    rs_tx_t *own = a.tx;
+    a.tx = second; /* the same request on another transaction of the thread: all answered by the memo */
+    check(&a, UA, "shirt");
+    rs_cand_cache_stats_t again = stats_of(second);
+    assert_int_equal(again.misses, first.misses);
+    assert_true(again.hits >= first.misses);
+    /* the other database reads the same User-Agent under its own slots: its own verdicts, no false reuse */
+    check(&b, UA, "shirt");
+    assert_true(has_match(b.sig, 30));
+    check(&a, UA, "1' or '1'='1");
+    assert_true(has_match(a.sig, 7));
+    check(&b, UA, "1' or '1'='1");
+    assert_true(has_match(b.sig, 31));
+    check(&a, UA, "shirt");
+    assert_false(has_match(a.sig, 7));
+
+    a.tx = own;
+    rs_tx_free(second);
+    fixture_free(&a);
+    fixture_free(&b);
+    rs_memo_free(memo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repeat_hits),         cmocka_unit_test(test_attack_after_benign),
         cmocka_unit_test(test_many_values_bounded), cmocka_unit_test(test_other_database),
-        cmocka_unit_test(test_limit_not_cached),
+        cmocka_unit_test(test_limit_not_cached),    cmocka_unit_test(test_shared_memo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
