@@ -276,6 +276,13 @@ enum { VERDICT_UNKNOWN = 0, VERDICT_MATCH, VERDICT_NO_MATCH };
 #define VCACHE_MAX_LEN  256
 #define VCACHE_RING     (128u << 10)
 #define VCACHE_ENTRIES  (VCACHE_WAYS << VCACHE_SET_BITS)
+/* The same memo keeps the automaton's findings per string (the literals it contains), in a table of its own
+ * keyed by (database, bytes): a string seen before is not scanned again. Strings with more literals than an
+ * entry holds are scanned every time. */
+#define LCACHE_SET_BITS 8
+#define LCACHE_ENTRIES  (VCACHE_WAYS << LCACHE_SET_BITS)
+#define LCACHE_MAX_LITS 12
+#define LITS_SLOT       UINT32_MAX /* the slot field of literal-table entries */
 
 typedef struct st_vcache_ent_t {
     uint64_t db;  /* id of the candidate database whose slot it is */
@@ -284,7 +291,7 @@ typedef struct st_vcache_ent_t {
     uint32_t slot;
     uint32_t used; /* lookup clock at its last use */
     uint16_t len;
-    uint8_t match;
+    uint8_t value; /* the verdict (1 match, 0 no match); in the literal table, how many literals */
     /* found again since stored: entries that never were are replaced first, so a flood of new values does
      * not push out the values every request brings */
     uint8_t reused;
@@ -292,6 +299,9 @@ typedef struct st_vcache_ent_t {
 
 typedef struct st_rs_memo_t {
     vcache_ent_t ents[VCACHE_ENTRIES];
+    vcache_ent_t lents[LCACHE_ENTRIES];
+    uint32_t lits[LCACHE_ENTRIES][LCACHE_MAX_LITS]; /* per literal-table entry: the literals found */
+    uint64_t lit_hits, lit_misses;
     uint64_t written; /* bytes ever written to the ring: the next goes at written % VCACHE_RING */
     uint32_t clock;
     uint64_t hits, misses;
@@ -1181,6 +1191,132 @@ static int on_literal(void *arg, uint32_t lit, size_t end)
     return 0;
 }
 
+/* ---- verdicts across requests ------------------------------------------------------------------------- */
+
+static int vcache_live(const vcache_t *vc, const vcache_ent_t *e)
+{
+    return e->tag != 0 && vc->written - e->pos <= VCACHE_RING;
+}
+
+/* Where the string's bytes are in the ring: copied once per request, the slots that read it share the copy. */
+static uint64_t vcache_bytes(vcache_t *vc, intern_ent_t *s)
+{
+    if (s->vpos != VPOS_NONE && vc->written - s->vpos <= VCACHE_RING)
+        return s->vpos;
+    size_t off = vc->written % VCACHE_RING;
+    if (off + s->len > VCACHE_RING) { /* a string never wraps around the end */
+        vc->written += VCACHE_RING - off;
+        off = 0;
+    }
+    memcpy(vc->ring + off, s->base, s->len);
+    s->vpos = vc->written;
+    vc->written += s->len;
+    return s->vpos;
+}
+
+static uint64_t vcache_hash(uint64_t str_hash, uint32_t slot)
+{
+    uint64_t h = (str_hash ^ (slot * 0x9E3779B97F4A7C15ull)) * 0xFF51AFD7ED558CCDull;
+    return h ^ (h >> 29);
+}
+
+/* The entry of table ents (2^set_bits sets) for (db, slot, the string), or NULL and *way: the entry to replace
+ * (dead, else the least recently used of those never found again, else of all). */
+static vcache_ent_t *memo_find(vcache_t *vc, vcache_ent_t *ents, unsigned set_bits, uint64_t db, uint32_t slot, uint64_t hash,
+                               intern_ent_t *s, vcache_ent_t **way)
+{
+    vcache_ent_t *set = &ents[(hash >> (64 - set_bits)) * VCACHE_WAYS];
+    uint32_t tag = (uint32_t)hash | 1;
+    vc->clock++;
+    for (int w = 0; w < VCACHE_WAYS; w++) {
+        vcache_ent_t *e = &set[w];
+        if (e->tag == tag && e->slot == slot && e->db == db && e->len == s->len && vcache_live(vc, e) &&
+            memcmp(vc->ring + e->pos % VCACHE_RING, s->base, s->len) == 0) {
+            e->used = vc->clock;
+            e->reused = 1;
+            if (vc->written - e->pos > VCACHE_RING / 2) /* in use but soon overwritten: copy its bytes forward */
+                e->pos = vcache_bytes(vc, s);
+            return e;
+        }
+    }
+    uint64_t worst = 0;
+    *way = set;
+    for (int w = 0; w < VCACHE_WAYS; w++) {
+        vcache_ent_t *e = &set[w];
+        uint64_t badness = !vcache_live(vc, e) ? UINT64_MAX : (uint64_t)!e->reused << 32 | (vc->clock - e->used);
+        if (badness > worst) {
+            worst = badness;
+            *way = e;
+        }
+    }
+    return NULL;
+}
+
+static void memo_store(vcache_t *vc, vcache_ent_t *e, uint64_t db, uint32_t slot, uint64_t hash, intern_ent_t *s, int value)
+{
+    uint64_t pos = vcache_bytes(vc, s);
+    *e = (vcache_ent_t){db, pos, (uint32_t)hash | 1, slot, vc->clock, (uint16_t)s->len, (uint8_t)value, 0};
+}
+
+/* The slot's remembered verdict on the string (1 match, 0 no match), or -1 and *way: where to keep it. */
+static int vcache_find(vcache_t *vc, uint64_t db, uint32_t slot, uint64_t hash, intern_ent_t *s, vcache_ent_t **way)
+{
+    const vcache_ent_t *e = memo_find(vc, vc->ents, VCACHE_SET_BITS, db, slot, hash, s, way);
+    if (e == NULL) {
+        vc->misses++;
+        return -1;
+    }
+    vc->hits++;
+    return e->value;
+}
+
+/* Appends to ilits the literals the automaton found in the string when it was scanned before, and tells
+ * whether it was; else *way is where its findings go (memo_keep_lits). */
+static int memo_lits(vcache_t *vc, rs_cand_tx_t *ct, uint64_t db, intern_ent_t *s, vcache_ent_t **way)
+{
+    *way = NULL;
+    if (s->len == 0 || s->len > VCACHE_MAX_LEN)
+        return 0;
+    const vcache_ent_t *e = memo_find(vc, vc->lents, LCACHE_SET_BITS, db, LITS_SLOT, s->hash, s, way);
+    if (e == NULL) {
+        vc->lit_misses++;
+        return 0;
+    }
+    vc->lit_hits++;
+    const uint32_t *lits = vc->lits[e - vc->lents];
+    if (ct->nilits + e->value > ct->cap_ilits) {
+        ct->cap_ilits = (ct->nilits + e->value) * 2;
+        ct->ilits = grow(ct->ilits, ct->cap_ilits, sizeof(uint32_t));
+    }
+    s->lit_first = (uint32_t)ct->nilits;
+    s->lit_n = e->value;
+    memcpy(ct->ilits + ct->nilits, lits, e->value * sizeof(uint32_t));
+    ct->nilits += e->value;
+    s->lits_known = 1;
+    return 1;
+}
+
+static void memo_keep_lits(vcache_t *vc, const rs_cand_tx_t *ct, uint64_t db, intern_ent_t *s, vcache_ent_t *way)
+{
+    if (way == NULL || s->lit_n > LCACHE_MAX_LITS)
+        return;
+    memo_store(vc, way, db, LITS_SLOT, s->hash, s, (int)s->lit_n);
+    memcpy(vc->lits[way - vc->lents], ct->ilits + s->lit_first, s->lit_n * sizeof(uint32_t));
+}
+
+/* The memo the running transaction uses: its thread's when it was given one, else its own. */
+static vcache_t *vcache_of(const rs_tx_t *tx, rs_cand_tx_t *ct)
+{
+    if (tx->memo != NULL)
+        return tx->memo;
+    if (ct->vcache == NULL) {
+        ct->vcache = calloc(1, sizeof(vcache_t));
+        if (ct->vcache == NULL)
+            abort();
+    }
+    return ct->vcache;
+}
+
 /* Scans one value: the output of every chain a slotted rule reads this value under, each distinct string
  * once. Only the transformation nodes on those chains are computed. */
 static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *plan, rs_cand_tx_t *ct, const rs_val_t *val,
@@ -1271,6 +1407,9 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
         for (size_t s = 0; s < ct->nstrs; s++) {
             scan_ctx_t sc = {c, ct, ct->str_serial[s], val->var, val->key, 0};
             uint32_t id = ct->str_id[s];
+            vcache_ent_t *way = NULL;
+            if (!ct->ients[id].lits_known) /* scanned in an earlier request? */
+                memo_lits(vcache_of(tx, ct), ct, c->id, &ct->ients[id], &way);
             if (ct->ients[id].lits_known) { /* this content was scanned before: its literals again, no scan */
                 for (uint32_t l = 0; l < ct->ients[id].lit_n; l++)
                     on_literal(&sc, ct->ilits[ct->ients[id].lit_first + l], 0);
@@ -1282,6 +1421,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
             ct->ients[id].lit_first = first;
             ct->ients[id].lit_n = (uint32_t)ct->nilits - first;
             ct->ients[id].lits_known = 1;
+            memo_keep_lits(vcache_of(tx, ct), ct, c->id, &ct->ients[id], way);
         }
     /* sweep slots: every string their chain made of a value they read */
     for (uint32_t i = 0; i < plan->nsweeps[var]; i++) {
@@ -1347,87 +1487,6 @@ void rs_cand_scan(rs_tx_t *tx, int phase)
     ct->valid = 1;
 }
 
-/* ---- verdicts across requests ------------------------------------------------------------------------- */
-
-static int vcache_live(const vcache_t *vc, const vcache_ent_t *e)
-{
-    return e->tag != 0 && vc->written - e->pos <= VCACHE_RING;
-}
-
-/* Where the string's bytes are in the ring: copied once per request, the slots that read it share the copy. */
-static uint64_t vcache_bytes(vcache_t *vc, intern_ent_t *s)
-{
-    if (s->vpos != VPOS_NONE && vc->written - s->vpos <= VCACHE_RING)
-        return s->vpos;
-    size_t off = vc->written % VCACHE_RING;
-    if (off + s->len > VCACHE_RING) { /* a string never wraps around the end */
-        vc->written += VCACHE_RING - off;
-        off = 0;
-    }
-    memcpy(vc->ring + off, s->base, s->len);
-    s->vpos = vc->written;
-    vc->written += s->len;
-    return s->vpos;
-}
-
-static uint64_t vcache_hash(uint64_t str_hash, uint32_t slot)
-{
-    uint64_t h = (str_hash ^ (slot * 0x9E3779B97F4A7C15ull)) * 0xFF51AFD7ED558CCDull;
-    return h ^ (h >> 29);
-}
-
-/* The slot's cached verdict on the string (1 match, 0 no match), or -1 and *way: the entry to replace (dead,
- * else the least recently used of those never found again, else of all). */
-static int vcache_find(vcache_t *vc, uint64_t db, uint32_t slot, uint64_t hash, intern_ent_t *s, vcache_ent_t **way)
-{
-    vcache_ent_t *set = &vc->ents[(hash >> (64 - VCACHE_SET_BITS)) * VCACHE_WAYS];
-    uint32_t tag = (uint32_t)hash | 1;
-    vc->clock++;
-    for (int w = 0; w < VCACHE_WAYS; w++) {
-        vcache_ent_t *e = &set[w];
-        if (e->tag == tag && e->slot == slot && e->db == db && e->len == s->len && vcache_live(vc, e) &&
-            memcmp(vc->ring + e->pos % VCACHE_RING, s->base, s->len) == 0) {
-            e->used = vc->clock;
-            e->reused = 1;
-            if (vc->written - e->pos > VCACHE_RING / 2) /* in use but soon overwritten: copy its bytes forward */
-                e->pos = vcache_bytes(vc, s);
-            vc->hits++;
-            return e->match;
-        }
-    }
-    uint64_t worst = 0;
-    *way = set;
-    for (int w = 0; w < VCACHE_WAYS; w++) {
-        vcache_ent_t *e = &set[w];
-        uint64_t badness = !vcache_live(vc, e) ? UINT64_MAX : (uint64_t)!e->reused << 32 | (vc->clock - e->used);
-        if (badness > worst) {
-            worst = badness;
-            *way = e;
-        }
-    }
-    vc->misses++;
-    return -1;
-}
-
-static void vcache_store(vcache_t *vc, vcache_ent_t *e, uint64_t db, uint32_t slot, uint64_t hash, intern_ent_t *s, int match)
-{
-    uint64_t pos = vcache_bytes(vc, s);
-    *e = (vcache_ent_t){db, pos, (uint32_t)hash | 1, slot, vc->clock, (uint16_t)s->len, (uint8_t)match, 0};
-}
-
-/* The memo the running transaction uses: its thread's when it was given one, else its own. */
-static vcache_t *vcache_of(const rs_tx_t *tx, rs_cand_tx_t *ct)
-{
-    if (tx->memo != NULL)
-        return tx->memo;
-    if (ct->vcache == NULL) {
-        ct->vcache = calloc(1, sizeof(vcache_t));
-        if (ct->vcache == NULL)
-            abort();
-    }
-    return ct->vcache;
-}
-
 /* Runs the slot's operator on the strings its literals occurred in. A literal occurring is only necessary;
  * the operator itself (pure: no macro, no negation, no multiMatch) on the very strings the rule would test
  * under its own chain decides. An error or a hit work limit keeps the rule a candidate, so the rule-by-rule
@@ -1452,7 +1511,7 @@ static int verify_slot(const rs_tx_t *tx, const rs_cand_db_t *c, rs_cand_tx_t *c
         rs_op_result_t res; /* rs_op_exec clears it */
         int rc = rs_op_exec(c->slot_op[slot], rs_str("", 0), hit->str, 0, &lim, tx->opscratch, &res);
         if (way != NULL && rc >= 0 && !res.limit_hit)
-            vcache_store(vc, way, c->id, slot, hash, s, rc);
+            memo_store(vc, way, c->id, slot, hash, s, rc);
         if (rc != 0 || res.limit_hit)
             return 1;
     }
@@ -1534,6 +1593,8 @@ void rs_cand_cache_stats(const rs_tx_t *tx, rs_cand_cache_stats_t *st)
         return;
     st->hits = vc->hits;
     st->misses = vc->misses;
+    st->lit_hits = vc->lit_hits;
+    st->lit_misses = vc->lit_misses;
     for (size_t i = 0; i < VCACHE_ENTRIES; i++)
         st->live += (size_t)vcache_live(vc, &vc->ents[i]);
     st->capacity = VCACHE_ENTRIES;

@@ -142,6 +142,8 @@ static void test_repeat_hits(void **state)
         assert_string_equal(f.sig, first);
         assert_true(after.hits > before.hits);         /* the second run is answered from the cache */
         assert_int_equal(after.misses, before.misses); /* and entirely */
+        assert_true(after.lit_hits > before.lit_hits); /* its strings are not scanned again either */
+        assert_int_equal(after.lit_misses, before.lit_misses);
     }
     check(&f, UA, "1' or '1'='1");
     assert_true(has_match(f.sig, 7)); /* a cached match is a match */
@@ -328,12 +330,44 @@ static void test_shared_memo(void **state)
     rs_memo_free(memo);
 }
 
+/* A string holding more literals than a memo entry keeps is scanned on every request, and still finds each
+ * literal: each rule's literal is its only way to match, and half of the words carry it. */
+static void test_many_literals_scanned_again(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"alpha", "bravo",  "charlie", "delta", "echo", "foxtrot",  "golf",  "hotel",
+                                        "india", "juliet", "kilo",    "lima",  "mike", "november", "oscar", "papa"};
+    char rules[4096], arg[256] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < 16; i++) {
+        n += (size_t)snprintf(rules + n, sizeof(rules) - n, "SecRule ARGS \"@rx %s7\" \"id:%zu,phase:1,pass,log,t:none\"\n",
+                              words[i], 100 + i);
+        strcat(arg, words[i]);
+        strcat(arg, i % 8 != 0 ? "7 " : " "); /* 14 of the 16 literals: more than an entry holds */
+    }
+    fixture_t f;
+    fixture_init(&f, rules);
+    for (int round = 0; round < 2; round++) {
+        rs_cand_cache_stats_t before = stats_of(f.tx);
+        check(&f, UA, arg);
+        for (size_t i = 0; i < 16; i++)
+            assert_int_equal(has_match(f.sig, (unsigned)(100 + i)), i % 8 != 0);
+        if (round == 1) /* found in the string again: kept nowhere, so never answered from the memo */
+            assert_int_equal(stats_of(f.tx).lit_hits, before.lit_hits);
+    }
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_repeat_hits),         cmocka_unit_test(test_attack_after_benign),
-        cmocka_unit_test(test_many_values_bounded), cmocka_unit_test(test_other_database),
-        cmocka_unit_test(test_limit_not_cached),    cmocka_unit_test(test_shared_memo),
+        cmocka_unit_test(test_repeat_hits),
+        cmocka_unit_test(test_attack_after_benign),
+        cmocka_unit_test(test_many_values_bounded),
+        cmocka_unit_test(test_other_database),
+        cmocka_unit_test(test_limit_not_cached),
+        cmocka_unit_test(test_shared_memo),
+        cmocka_unit_test(test_many_literals_scanned_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
