@@ -1290,8 +1290,10 @@ static int memo_lits(vcache_t *vc, rs_cand_tx_t *ct, uint64_t db, intern_ent_t *
     }
     s->lit_first = (uint32_t)ct->nilits;
     s->lit_n = e->value;
-    memcpy(ct->ilits + ct->nilits, lits, e->value * sizeof(uint32_t));
-    ct->nilits += e->value;
+    if (e->value != 0) { /* a string with no literal has no run to copy (and ilits may not exist yet) */
+        memcpy(ct->ilits + ct->nilits, lits, e->value * sizeof(uint32_t));
+        ct->nilits += e->value;
+    }
     s->lits_known = 1;
     return 1;
 }
@@ -1301,7 +1303,8 @@ static void memo_keep_lits(vcache_t *vc, const rs_cand_tx_t *ct, uint64_t db, in
     if (way == NULL || s->lit_n > LCACHE_MAX_LITS)
         return;
     memo_store(vc, way, db, LITS_SLOT, s->hash, s, (int)s->lit_n);
-    memcpy(vc->lits[way - vc->lents], ct->ilits + s->lit_first, s->lit_n * sizeof(uint32_t));
+    if (s->lit_n != 0)
+        memcpy(vc->lits[way - vc->lents], ct->ilits + s->lit_first, s->lit_n * sizeof(uint32_t));
 }
 
 /* The memo the running transaction uses: its thread's when it was given one, else its own. */
