@@ -134,9 +134,10 @@ int rs_tx_get_var(rs_tx_t *tx, const char *key, rs_str_t *value);
 void rs_tx_end(rs_tx_t *tx);
 
 /** What the engine learnt about strings, remembered across requests: a string one rule's operator already
- *  judged is not judged again, and a string already searched for the rules' literals is not searched again
- *  (the same User-Agent, Accept or cookie values reach the same detectors and regexes on every request).
- *  Bounded (about 420 KB) and exact (strings are compared in full). A transaction keeps its own unless given
+ *  judged is not judged again, a string already searched for the rules' literals is not searched again, and
+ *  a transformation already applied to a string is not applied again (the same User-Agent, Accept or cookie
+ *  values go through the same chains, detectors and regexes on every request).
+ *  Bounded (about 520 KB) and exact (strings are compared in full). A transaction keeps its own unless given
  *  one: a worker thread should make one and give it to every transaction it runs, so the memory is per thread
  *  and every request of the thread profits. Used by one thread at a time; serves any number of databases. */
 typedef struct st_rs_memo_t rs_memo_t;

@@ -283,6 +283,10 @@ enum { VERDICT_UNKNOWN = 0, VERDICT_MATCH, VERDICT_NO_MATCH };
 #define LCACHE_ENTRIES  (VCACHE_WAYS << LCACHE_SET_BITS)
 #define LCACHE_MAX_LITS 12
 #define LITS_SLOT       UINT32_MAX /* the slot field of literal-table entries */
+/* And the output of a transformation node for a string, keyed by (database, node, bytes): the same header
+ * values go through the same lowercase / urlDecodeUni / cmdLine chains on every request. */
+#define TCACHE_SET_BITS 8
+#define TCACHE_ENTRIES  (VCACHE_WAYS << TCACHE_SET_BITS)
 
 typedef struct st_vcache_ent_t {
     uint64_t db;  /* id of the candidate database whose slot it is */
@@ -302,6 +306,11 @@ typedef struct st_rs_memo_t {
     vcache_ent_t lents[LCACHE_ENTRIES];
     uint32_t lits[LCACHE_ENTRIES][LCACHE_MAX_LITS]; /* per literal-table entry: the literals found */
     uint64_t lit_hits, lit_misses;
+    vcache_ent_t tents[TCACHE_ENTRIES]; /* value: 1 when the node changed the string (output below), else 0 */
+    uint64_t tout_pos[TCACHE_ENTRIES];  /* per transformation entry: its output's bytes in the ring */
+    uint32_t tout_prof[TCACHE_ENTRIES]; /* and their byte profile */
+    uint16_t tout_len[TCACHE_ENTRIES];
+    uint64_t tf_hits, tf_misses;
     uint64_t written; /* bytes ever written to the ring: the next goes at written % VCACHE_RING */
     uint32_t clock;
     uint64_t hits, misses;
@@ -1199,18 +1208,26 @@ static int vcache_live(const vcache_t *vc, const vcache_ent_t *e)
 }
 
 /* Where the string's bytes are in the ring: copied once per request, the slots that read it share the copy. */
+/* Copies len bytes into the ring; returns where they start, counted in bytes ever written. */
+static uint64_t ring_put(vcache_t *vc, const char *p, size_t len)
+{
+    size_t off = vc->written % VCACHE_RING;
+    if (off + len > VCACHE_RING) { /* a string never wraps around the end */
+        vc->written += VCACHE_RING - off;
+        off = 0;
+    }
+    if (len != 0)
+        memcpy(vc->ring + off, p, len);
+    uint64_t pos = vc->written;
+    vc->written += len;
+    return pos;
+}
+
 static uint64_t vcache_bytes(vcache_t *vc, intern_ent_t *s)
 {
     if (s->vpos != VPOS_NONE && vc->written - s->vpos <= VCACHE_RING)
         return s->vpos;
-    size_t off = vc->written % VCACHE_RING;
-    if (off + s->len > VCACHE_RING) { /* a string never wraps around the end */
-        vc->written += VCACHE_RING - off;
-        off = 0;
-    }
-    memcpy(vc->ring + off, s->base, s->len);
-    s->vpos = vc->written;
-    vc->written += s->len;
+    s->vpos = ring_put(vc, s->base, s->len);
     return s->vpos;
 }
 
@@ -1298,6 +1315,44 @@ static int memo_lits(vcache_t *vc, rs_cand_tx_t *ct, uint64_t db, intern_ent_t *
     return 1;
 }
 
+/* What node did to the string before (0 unchanged; 1 changed, *out its output in the ring: copy it before the
+ * memo is written again, *prof its profile), or -1 and *way: where to keep the answer (memo_keep_transform). */
+static int memo_transform(vcache_t *vc, uint64_t db, uint32_t node, uint64_t hash, intern_ent_t *s, vcache_ent_t **way,
+                          rs_str_t *out, uint32_t *prof)
+{
+    *way = NULL;
+    if (s->len == 0 || s->len > VCACHE_MAX_LEN)
+        return -1;
+    vcache_ent_t *e = memo_find(vc, vc->tents, TCACHE_SET_BITS, db, node, hash, s, way);
+    if (e != NULL && e->value != 0 && vc->written - vc->tout_pos[e - vc->tents] > VCACHE_RING) {
+        *way = e; /* its output was overwritten: compute it again, in its place */
+        e = NULL;
+    }
+    if (e == NULL) {
+        vc->tf_misses++;
+        return -1;
+    }
+    vc->tf_hits++;
+    size_t i = (size_t)(e - vc->tents);
+    *out = rs_str(vc->ring + vc->tout_pos[i] % VCACHE_RING, vc->tout_len[i]);
+    *prof = vc->tout_prof[i];
+    return e->value;
+}
+
+static void memo_keep_transform(vcache_t *vc, vcache_ent_t *way, uint64_t db, uint32_t node, uint64_t hash, intern_ent_t *s,
+                                int changed, rs_str_t out, uint32_t prof)
+{
+    if (way == NULL || (changed && out.len > VCACHE_MAX_LEN))
+        return;
+    memo_store(vc, way, db, node, hash, s, changed);
+    if (changed) { /* after the input's bytes: the output is the newer of the two */
+        size_t i = (size_t)(way - vc->tents);
+        vc->tout_pos[i] = ring_put(vc, out.base, out.len);
+        vc->tout_len[i] = (uint16_t)out.len;
+        vc->tout_prof[i] = prof;
+    }
+}
+
 static void memo_keep_lits(vcache_t *vc, const rs_cand_tx_t *ct, uint64_t db, intern_ent_t *s, vcache_ent_t *way)
 {
     if (way == NULL || s->lit_n > LCACHE_MAX_LITS)
@@ -1360,6 +1415,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
     }
     if (nwant == 0)
         return;
+    vcache_t *vc = vcache_of(tx, ct);
     ct->out[0] = val->value;
     ct->prof[0] = profile_of(c->byte_groups, val->value);
     ct->node_id[0] = value_id != UINT32_MAX ? value_id : intern(ct, val->value);
@@ -1374,13 +1430,29 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
         ct->node_id[n] = ct->node_id[parent];
         if (!info->always && (prof & info->group) == 0 && !(info->dot_end && in.len != 0 && in.base[in.len - 1] == '.'))
             continue; /* cannot change this value: skip the call */
+        /* done to the same bytes in an earlier request? (intern may move ients: index them afresh each time) */
+        uint64_t th = vcache_hash(ct->ients[ct->node_id[parent]].hash, n);
+        vcache_ent_t *way;
+        rs_str_t known_out;
+        uint32_t known_prof;
+        int known = memo_transform(vc, c->id, n, th, &ct->ients[ct->node_id[parent]], &way, &known_out, &known_prof);
+        if (known == 0)
+            continue;
+        if (known == 1) {
+            ct->out[n] = rs_str(rs_arena_dup(&tx->arena, known_out.base, known_out.len), known_out.len);
+            ct->prof[n] = known_prof;
+            ct->node_id[n] = intern(ct, ct->out[n]);
+            continue;
+        }
         rs_buf_reset(&ct->tbuf);
-        if (rs_transform_apply(info->transform, in, &ct->tbuf) == 1 &&
-            !(ct->tbuf.len == in.len && (in.len == 0 || memcmp(ct->tbuf.base, in.base, in.len) == 0))) {
+        int changed = rs_transform_apply(info->transform, in, &ct->tbuf) == 1 &&
+                      !(ct->tbuf.len == in.len && (in.len == 0 || memcmp(ct->tbuf.base, in.base, in.len) == 0));
+        if (changed) {
             ct->out[n] = rs_str(rs_arena_dup(&tx->arena, ct->tbuf.base ? ct->tbuf.base : "", ct->tbuf.len), ct->tbuf.len);
             ct->prof[n] = profile_of(c->byte_groups, ct->out[n]);
             ct->node_id[n] = intern(ct, ct->out[n]);
         }
+        memo_keep_transform(vc, way, c->id, n, th, &ct->ients[ct->node_id[parent]], changed, ct->out[n], ct->prof[n]);
     }
     /* group the wanted chains by the string they produced, ignoring case; scan each distinct string once */
     uint32_t first_serial = ct->serial + 1;
@@ -1412,7 +1484,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
             uint32_t id = ct->str_id[s];
             vcache_ent_t *way = NULL;
             if (!ct->ients[id].lits_known) /* scanned in an earlier request? */
-                memo_lits(vcache_of(tx, ct), ct, c->id, &ct->ients[id], &way);
+                memo_lits(vc, ct, c->id, &ct->ients[id], &way);
             if (ct->ients[id].lits_known) { /* this content was scanned before: its literals again, no scan */
                 for (uint32_t l = 0; l < ct->ients[id].lit_n; l++)
                     on_literal(&sc, ct->ilits[ct->ients[id].lit_first + l], 0);
@@ -1424,7 +1496,7 @@ static void scan_value(rs_tx_t *tx, const rs_cand_db_t *c, const scan_plan_t *pl
             ct->ients[id].lit_first = first;
             ct->ients[id].lit_n = (uint32_t)ct->nilits - first;
             ct->ients[id].lits_known = 1;
-            memo_keep_lits(vcache_of(tx, ct), ct, c->id, &ct->ients[id], way);
+            memo_keep_lits(vc, ct, c->id, &ct->ients[id], way);
         }
     /* sweep slots: every string their chain made of a value they read */
     for (uint32_t i = 0; i < plan->nsweeps[var]; i++) {
@@ -1598,6 +1670,8 @@ void rs_cand_cache_stats(const rs_tx_t *tx, rs_cand_cache_stats_t *st)
     st->misses = vc->misses;
     st->lit_hits = vc->lit_hits;
     st->lit_misses = vc->lit_misses;
+    st->tf_hits = vc->tf_hits;
+    st->tf_misses = vc->tf_misses;
     for (size_t i = 0; i < VCACHE_ENTRIES; i++)
         st->live += (size_t)vcache_live(vc, &vc->ents[i]);
     st->capacity = VCACHE_ENTRIES;

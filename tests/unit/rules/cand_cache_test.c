@@ -358,6 +358,41 @@ static void test_many_literals_scanned_again(void **state)
     fixture_free(&f);
 }
 
+/* Transformation outputs kept across requests: a string seen before is not transformed again, a string one
+ * byte away is, and an output longer than the memo keeps is computed every time; verdicts as rule by rule. */
+static void test_transform_memo(void **state)
+{
+    (void)state;
+    fixture_t f;
+    fixture_init(&f, "SecRule REQUEST_HEADERS:User-Agent \"@rx firefox/12[0-9]\" \"id:40,phase:1,pass,log,t:none,t:lowercase\"\n"
+                     "SecRule ARGS \"@rx union select\" \"id:41,phase:1,pass,log,t:none,t:urlDecodeUni,t:lowercase\"\n"
+                     "SecRule ARGS \"@contains 4142434445\" \"id:42,phase:1,pass,log,t:none,t:hexEncode\"\n");
+    check(&f, UA, "UNION%20SELECT");
+    assert_true(has_match(f.sig, 40) && has_match(f.sig, 41) && has_match(f.sig, 42) == 0);
+    rs_cand_cache_stats_t first = stats_of(f.tx);
+    assert_true(first.tf_misses > 0);
+    check(&f, UA, "UNION%20SELECT"); /* the same bytes: every transformation answered by the memo */
+    assert_true(has_match(f.sig, 40) && has_match(f.sig, 41));
+    rs_cand_cache_stats_t again = stats_of(f.tx);
+    assert_true(again.tf_hits > first.tf_hits);
+    assert_int_equal(again.tf_misses, first.tf_misses);
+    check(&f, UA, "UNION%20SELEC"); /* one byte away: transformed afresh, and no match */
+    assert_false(has_match(f.sig, 41));
+    assert_true(stats_of(f.tx).tf_misses > again.tf_misses);
+    /* hexEncode doubles 150 bytes: an output the memo does not keep, so asked again, and still found */
+    char long_arg[151];
+    for (size_t i = 0; i < 150; i++)
+        long_arg[i] = "ABCDE"[i % 5];
+    long_arg[150] = '\0';
+    for (int round = 0; round < 2; round++) {
+        rs_cand_cache_stats_t before = stats_of(f.tx);
+        check(&f, UA, long_arg);
+        assert_true(has_match(f.sig, 42));
+        assert_true(stats_of(f.tx).tf_misses > before.tf_misses);
+    }
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_limit_not_cached),
         cmocka_unit_test(test_shared_memo),
         cmocka_unit_test(test_many_literals_scanned_again),
+        cmocka_unit_test(test_transform_memo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
