@@ -13,12 +13,13 @@
  * slot's literals occurs in a string its own chain produced from a value it reads, that string is recorded
  * for the slot (strings equal but for letter case are scanned once: the automaton ignores case). When the
  * phase reaches the rule, its operator is run on the recorded strings only: the rule is a candidate when one
- * matches (or errs, or hits a work limit); the operator's verdicts on short strings are remembered across the
- * requests a transaction serves (vcache_t). A rule that is not a candidate cannot match (its operator matches
- * none of the values it could read) and is answered "no match" without collecting a single value. Case folding, keys compared
- * without case and ignoring the rule's negated targets only ever add candidates, never remove one, so
- * verdicts stay identical to the reference evaluator's (tests/unit/rules/scan_vs_ref_test.c checks that on
- * the corpus). */
+ * matches (or errs, or hits a work limit). What the scan learns about short strings (the operator's verdict
+ * per slot, the literals found, each transformation node's output) is remembered across requests in a memo
+ * (rs_memo_t, one per worker thread, or the transaction's own). A rule that is not a candidate cannot match
+ * (its operator matches none of the values it could read) and is answered "no match" without collecting a
+ * single value. Case folding, keys compared without case and ignoring the rule's negated targets only ever
+ * add candidates, never remove one, so verdicts stay identical to the reference evaluator's
+ * (tests/unit/rules/scan_vs_ref_test.c checks that on the corpus). */
 #include <stdlib.h>
 #include <string.h>
 
