@@ -464,14 +464,36 @@ Error:
 typedef struct st_waf_thread_t {
     rs_tx_t **idle;
     size_t nidle, cap;
-    rs_memo_t *memo; /* verdicts the thread's transactions share across requests (NULL: each keeps its own) */
-    rs_buf_t line;   /* WAF log line being built */
-    rs_buf_t raw;    /* captured request */
+    rs_memo_t *memo;               /* verdicts the thread's transactions share across requests (NULL: each keeps its own) */
+    rs_memo_stats_t memo_reported; /* what of memo's counters went to the global ones already */
+    ep_waf_global_t *global;
+    rs_buf_t line; /* WAF log line being built */
+    rs_buf_t raw;  /* captured request */
 } waf_thread_t;
 
 static void *waf_thread_init(const void *conf, void *gstate)
 {
-    return calloc(1, sizeof(waf_thread_t));
+    waf_thread_t *t = calloc(1, sizeof(waf_thread_t));
+    if (t != NULL)
+        t->global = gstate;
+    return t;
+}
+
+/* Adds what the thread's memo counted since the last call to the global counters (on the thread itself: the
+ * memo is not read from another one). */
+static void report_memo(waf_thread_t *t)
+{
+    if (t->memo == NULL || t->global == NULL)
+        return;
+    rs_memo_stats_t now, *was = &t->memo_reported;
+    rs_memo_stats(t->memo, &now);
+    const uint64_t delta[6] = {now.verdict_hits - was->verdict_hits,     now.verdict_misses - was->verdict_misses,
+                               now.literal_hits - was->literal_hits,     now.literal_misses - was->literal_misses,
+                               now.transform_hits - was->transform_hits, now.transform_misses - was->transform_misses};
+    for (int i = 0; i < 6; i++)
+        if (delta[i] != 0)
+            __atomic_add_fetch(&t->global->memo[i], delta[i], __ATOMIC_RELAXED);
+    *was = now;
 }
 
 static void waf_thread_free(void *p)
@@ -504,6 +526,7 @@ static void waf_req_dispose(void *p)
         return;
     rs_tx_end(w->tx);
     waf_thread_t *t = w->thread;
+    report_memo(t);
     if (t->nidle >= WAF_IDLE_MAX) { /* after a burst of concurrent requests: give its transactions back */
         rs_tx_free(w->tx);
         w->tx = NULL;
@@ -613,6 +636,13 @@ static void waf_metrics(void *gstate, const struct st_ep_generation_t *gen, rs_b
                   "# TYPE edgeproxy_waf_regex_limit_hits_total counter\n"
                   "edgeproxy_waf_regex_limit_hits_total %llu\n",
                   (unsigned long long)g->limit_hits);
+    static const char *const memo_tables[] = {"verdict", "literals", "transform"};
+    rs_buf_printf(out, "# HELP edgeproxy_waf_memo_lookups_total What the rule engine looked up in its memo of strings seen "
+                       "in earlier requests, by table and result.\n"
+                       "# TYPE edgeproxy_waf_memo_lookups_total counter\n");
+    for (int i = 0; i < 6; i++)
+        rs_buf_printf(out, "edgeproxy_waf_memo_lookups_total{table=\"%s\",result=\"%s\"} %llu\n", memo_tables[i / 2],
+                      i % 2 ? "miss" : "hit", (unsigned long long)__atomic_load_n(&g->memo[i], __ATOMIC_RELAXED));
     rs_buf_printf(out, "# HELP edgeproxy_waf_rule_matches_total Rule matches by rule id and request disposition.\n"
                        "# TYPE edgeproxy_waf_rule_matches_total counter\n");
     for (size_t i = 0; i < g->cap; i++) {

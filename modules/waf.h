@@ -75,6 +75,7 @@ typedef struct st_ep_waf_global_t {
     ep_waf_counter_t *counters; /* open addressing by rule id */
     size_t ncounters, cap;
     uint64_t requests, blocked, detected, errors, limit_hits, body_rejected;
+    uint64_t memo[6];                /* the workers' memo lookups, as rs_memo_stats_t lists them (atomic adds) */
     struct st_ep_waf_watch_t *watch; /* rule file watcher (waf_watch.c) */
 } ep_waf_global_t;
 

@@ -145,6 +145,14 @@ rs_memo_t *rs_memo_new(void); /* NULL when out of memory */
 void rs_memo_free(rs_memo_t *memo);
 /** From its next rs_tx_begin on, tx uses memo (NULL: its own). memo must outlive that use. */
 void rs_tx_use_memo(rs_tx_t *tx, rs_memo_t *memo);
+/** Lookups since the memo was made, found (hits) or not: rule verdicts, literal searches, transformations.
+ *  Read on the thread that uses the memo. */
+typedef struct st_rs_memo_stats_t {
+    uint64_t verdict_hits, verdict_misses;
+    uint64_t literal_hits, literal_misses;
+    uint64_t transform_hits, transform_misses;
+} rs_memo_stats_t;
+void rs_memo_stats(const rs_memo_t *memo, rs_memo_stats_t *st);
 
 /** Debug trace for `rules explain`: when set, the engine reports each rule evaluation. */
 typedef void (*rs_trace_fn)(void *ctx, const char *line);

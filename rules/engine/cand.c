@@ -328,6 +328,11 @@ void rs_memo_free(rs_memo_t *memo)
     free(memo);
 }
 
+void rs_memo_stats(const rs_memo_t *memo, rs_memo_stats_t *st)
+{
+    *st = (rs_memo_stats_t){memo->hits, memo->misses, memo->lit_hits, memo->lit_misses, memo->tf_hits, memo->tf_misses};
+}
+
 struct st_rs_cand_tx_t {
     uint64_t sized_for; /* id of the candidate db the arrays below fit */
     uint64_t *bits;     /* candidate slots of the current phase */

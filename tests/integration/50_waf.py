@@ -7,6 +7,7 @@ blocking; rule file watching; reloads under load with zero failed requests."""
 import glob
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -206,6 +207,20 @@ def test_waf_log_metrics_and_explain():
         text = body.decode()
         assert st == 200 and 'edgeproxy_waf_verdicts_total{disposition="block"} 1' in text, text[-1500:]
         assert 'edgeproxy_waf_rule_matches_total{rule="949110",disposition="block"} 1' in text
+        # the same benign request again: the worker's memo answers for the strings it saw the first time
+        for _ in range(3):
+            st, _, _ = eptest.request(p.port, "GET", "/products?color=blue", headers={"User-Agent": "Mozilla/5.0 (X11)"})
+            assert st == 200
+
+        def memo_count(table, result):
+            text = eptest.admin(p, "GET", "/metrics")[2].decode()
+            m = re.search(r'edgeproxy_waf_memo_lookups_total\{table="%s",result="%s"\} (\d+)' % (table, result), text)
+            assert m, text[-2000:]
+            return int(m.group(1))
+
+        eptest.wait_until(lambda: memo_count("verdict", "hit") > 0 and memo_count("transform", "hit") > 0,
+                          what="memo hits in /metrics")
+        assert memo_count("verdict", "miss") > 0 and memo_count("literals", "hit") > 0
         # explain the blocked request from the live config, by its id
         import subprocess
         r = subprocess.run([eptest.binary(), "rules", "explain", "-c", p.config_path, "--request-id", rid],

@@ -313,6 +313,12 @@ static void test_shared_memo(void **state)
     rs_cand_cache_stats_t again = stats_of(second);
     assert_int_equal(again.misses, first.misses);
     assert_true(again.hits >= first.misses);
+    rs_memo_stats_t ms; /* the public counters are the shared memo's, whichever transaction used it */
+    rs_memo_stats(memo, &ms);
+    assert_int_equal(ms.verdict_hits, again.hits);
+    assert_int_equal(ms.verdict_misses, again.misses);
+    assert_int_equal(ms.literal_hits, again.lit_hits);
+    assert_int_equal(ms.transform_misses, again.tf_misses);
     /* the other database reads the same User-Agent under its own slots: its own verdicts, no false reuse */
     check(&b, UA, "shirt");
     assert_true(has_match(b.sig, 30));
