@@ -463,7 +463,7 @@ Error:
 
 typedef struct st_waf_thread_t {
     rs_tx_t **idle;
-    size_t nidle, cap;
+    size_t nidle;
     rs_memo_t *memo;               /* verdicts the thread's transactions share across requests (NULL: each keeps its own) */
     rs_memo_stats_t memo_reported; /* what of memo's counters went to the global ones already */
     ep_waf_global_t *global;
@@ -527,23 +527,12 @@ static void waf_req_dispose(void *p)
     rs_tx_end(w->tx);
     waf_thread_t *t = w->thread;
     report_memo(t);
-    if (t->nidle >= WAF_IDLE_MAX) { /* after a burst of concurrent requests: give its transactions back */
+    if (t->idle == NULL)
+        t->idle = malloc(WAF_IDLE_MAX * sizeof(*t->idle));
+    if (t->idle != NULL && t->nidle < WAF_IDLE_MAX)
+        t->idle[t->nidle++] = w->tx;
+    else /* after a burst of concurrent requests (or with no memory for the pool): give it back */
         rs_tx_free(w->tx);
-        w->tx = NULL;
-        return;
-    }
-    if (t->nidle == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        rs_tx_t **idle = realloc(t->idle, cap * sizeof(*idle));
-        if (idle == NULL) { /* no room to keep it: free it rather than lose the pool */
-            rs_tx_free(w->tx);
-            w->tx = NULL;
-            return;
-        }
-        t->idle = idle;
-        t->cap = cap;
-    }
-    t->idle[t->nidle++] = w->tx;
     w->tx = NULL;
 }
 

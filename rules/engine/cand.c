@@ -1672,12 +1672,7 @@ void rs_cand_cache_stats(const rs_tx_t *tx, rs_cand_cache_stats_t *st)
     memset(st, 0, sizeof(*st));
     if (vc == NULL)
         return;
-    st->hits = vc->hits;
-    st->misses = vc->misses;
-    st->lit_hits = vc->lit_hits;
-    st->lit_misses = vc->lit_misses;
-    st->tf_hits = vc->tf_hits;
-    st->tf_misses = vc->tf_misses;
+    rs_memo_stats(vc, &st->counts);
     for (size_t i = 0; i < VCACHE_ENTRIES; i++)
         st->live += (size_t)vcache_live(vc, &vc->ents[i]);
     st->capacity = VCACHE_ENTRIES;

@@ -309,12 +309,10 @@ void rs_cand_tx_free(rs_cand_tx_t *ct);
 void rs_cand_counts(const rs_tx_t *tx, unsigned *slots, unsigned *candidates);
 /** The verdict memo the transaction uses (its thread's or its own), kept across requests (stats, tests). */
 typedef struct st_rs_cand_cache_stats_t {
-    uint64_t hits, misses;         /* verdict lookups since the memo was made */
-    uint64_t lit_hits, lit_misses; /* lookups of the automaton's findings in a string */
-    uint64_t tf_hits, tf_misses;   /* lookups of a transformation's output for a string */
-    size_t live;                   /* entries held now */
-    size_t capacity;               /* entries it can hold */
-    size_t memory_bytes;           /* fixed once allocated */
+    rs_memo_stats_t counts; /* lookups since the memo was made (rs_memo_stats) */
+    size_t live;            /* verdict entries held now */
+    size_t capacity;        /* entries it can hold */
+    size_t memory_bytes;    /* fixed once allocated */
 } rs_cand_cache_stats_t;
 void rs_cand_cache_stats(const rs_tx_t *tx, rs_cand_cache_stats_t *st);
 

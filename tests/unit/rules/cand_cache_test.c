@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "engine/engine_internal.h"
+#include "rules_compile.h"
 
 static const char RULES[] = "SecRuleEngine DetectionOnly\n"
                             "SecRule REQUEST_HEADERS:User-Agent \"@detectSQLi\" \"id:1,phase:1,pass,log,t:none\"\n"
@@ -25,19 +26,6 @@ static const char RULES[] = "SecRuleEngine DetectionOnly\n"
                             "SecRule ARGS \"@validateByteRange 32-126\" \"id:6,phase:1,pass,log,t:none\"\n"
                             "SecRule ARGS \"@detectSQLi\" \"id:7,phase:1,pass,log,t:none,t:lowercase\"\n"
                             "SecRule ARGS \"@pm select union\" \"id:8,phase:1,pass,log,t:none\"\n";
-
-static rs_db_t *compile_text(const char *rules, int prefilter)
-{
-    rs_source_t src = {"test.conf", rules, strlen(rules)};
-    rs_errors_t errs = {0};
-    rs_compile_opts_t opts = {.use_prefilter = prefilter, .engine_mode = -1};
-    rs_db_t *db = rs_db_compile(&src, 1, &opts, &errs);
-    if (db == NULL)
-        rs_errors_print(&errs, stderr);
-    rs_errors_free(&errs);
-    assert_non_null(db);
-    return db;
-}
 
 /* A GET with the User-Agent and one query argument `a` (percent-encoded). */
 static void build_request(rs_buf_t *raw, rs_buf_t *storage, rs_request_t *req, const char *ua, const char *arg)
@@ -86,8 +74,10 @@ typedef struct st_fixture_t {
 
 static void fixture_init(fixture_t *f, const char *rules)
 {
-    f->fast = compile_text(rules, 1);
-    f->ref = compile_text(rules, 0);
+    f->fast = test_compile_rules(rules, 1);
+    f->ref = test_compile_rules(rules, 0);
+    assert_non_null(f->fast);
+    assert_non_null(f->ref);
     f->tx = rs_tx_new();
     f->tx_ref = rs_tx_new();
 }
@@ -140,10 +130,10 @@ static void test_repeat_hits(void **state)
         check(&f, UA, args[i]);
         rs_cand_cache_stats_t after = stats_of(f.tx);
         assert_string_equal(f.sig, first);
-        assert_true(after.hits > before.hits);         /* the second run is answered from the cache */
-        assert_int_equal(after.misses, before.misses); /* and entirely */
-        assert_true(after.lit_hits > before.lit_hits); /* its strings are not scanned again either */
-        assert_int_equal(after.lit_misses, before.lit_misses);
+        assert_true(after.counts.verdict_hits > before.counts.verdict_hits);         /* the second run is answered from the cache */
+        assert_int_equal(after.counts.verdict_misses, before.counts.verdict_misses); /* and entirely */
+        assert_true(after.counts.literal_hits > before.counts.literal_hits);         /* its strings are not scanned again either */
+        assert_int_equal(after.counts.literal_misses, before.counts.literal_misses);
     }
     check(&f, UA, "1' or '1'='1");
     assert_true(has_match(f.sig, 7)); /* a cached match is a match */
@@ -226,8 +216,8 @@ static void test_many_values_bounded(void **state)
     }
     rs_cand_cache_stats_t last = stats_of(f.tx);
     assert_true(attacks > n / 10);
-    assert_true(last.misses - first.misses >= n); /* every new value was looked up */
-    assert_true(last.hits - first.hits >= n - 1); /* the User-Agent, found on every request */
+    assert_true(last.counts.verdict_misses - first.counts.verdict_misses >= n); /* every new value was looked up */
+    assert_true(last.counts.verdict_hits - first.counts.verdict_hits >= n - 1); /* the User-Agent, found on every request */
     check(&f, UA, "an early benign value");
     check(&f, UA, "1' or '1'='1");
     assert_true(has_match(f.sig, 7));
@@ -305,20 +295,20 @@ static void test_shared_memo(void **state)
 
     check(&a, UA, "shirt");
     rs_cand_cache_stats_t first = stats_of(a.tx);
-    assert_int_equal(first.hits, 0);
-    assert_true(first.misses > 0);
+    assert_int_equal(first.counts.verdict_hits, 0);
+    assert_true(first.counts.verdict_misses > 0);
     rs_tx_t *own = a.tx;
     a.tx = second; /* the same request on another transaction of the thread: all answered by the memo */
     check(&a, UA, "shirt");
     rs_cand_cache_stats_t again = stats_of(second);
-    assert_int_equal(again.misses, first.misses);
-    assert_true(again.hits >= first.misses);
-    rs_memo_stats_t ms; /* the public counters are the shared memo's, whichever transaction used it */
+    assert_int_equal(again.counts.verdict_misses, first.counts.verdict_misses);
+    assert_true(again.counts.verdict_hits >= first.counts.verdict_misses);
+    rs_memo_stats_t ms; /* the transaction counts into the shared memo, not into a cache of its own */
     rs_memo_stats(memo, &ms);
-    assert_int_equal(ms.verdict_hits, again.hits);
-    assert_int_equal(ms.verdict_misses, again.misses);
-    assert_int_equal(ms.literal_hits, again.lit_hits);
-    assert_int_equal(ms.transform_misses, again.tf_misses);
+    assert_int_equal(ms.verdict_hits, again.counts.verdict_hits);
+    assert_int_equal(ms.verdict_misses, again.counts.verdict_misses);
+    assert_int_equal(ms.literal_hits, again.counts.literal_hits);
+    assert_int_equal(ms.transform_misses, again.counts.transform_misses);
     /* the other database reads the same User-Agent under its own slots: its own verdicts, no false reuse */
     check(&b, UA, "shirt");
     assert_true(has_match(b.sig, 30));
@@ -359,7 +349,7 @@ static void test_many_literals_scanned_again(void **state)
         for (size_t i = 0; i < 16; i++)
             assert_int_equal(has_match(f.sig, (unsigned)(100 + i)), i % 8 != 0);
         if (round == 1) /* found in the string again: kept nowhere, so never answered from the memo */
-            assert_int_equal(stats_of(f.tx).lit_hits, before.lit_hits);
+            assert_int_equal(stats_of(f.tx).counts.literal_hits, before.counts.literal_hits);
     }
     fixture_free(&f);
 }
@@ -376,15 +366,15 @@ static void test_transform_memo(void **state)
     check(&f, UA, "UNION%20SELECT");
     assert_true(has_match(f.sig, 40) && has_match(f.sig, 41) && has_match(f.sig, 42) == 0);
     rs_cand_cache_stats_t first = stats_of(f.tx);
-    assert_true(first.tf_misses > 0);
+    assert_true(first.counts.transform_misses > 0);
     check(&f, UA, "UNION%20SELECT"); /* the same bytes: every transformation answered by the memo */
     assert_true(has_match(f.sig, 40) && has_match(f.sig, 41));
     rs_cand_cache_stats_t again = stats_of(f.tx);
-    assert_true(again.tf_hits > first.tf_hits);
-    assert_int_equal(again.tf_misses, first.tf_misses);
+    assert_true(again.counts.transform_hits > first.counts.transform_hits);
+    assert_int_equal(again.counts.transform_misses, first.counts.transform_misses);
     check(&f, UA, "UNION%20SELEC"); /* one byte away: transformed afresh, and no match */
     assert_false(has_match(f.sig, 41));
-    assert_true(stats_of(f.tx).tf_misses > again.tf_misses);
+    assert_true(stats_of(f.tx).counts.transform_misses > again.counts.transform_misses);
     /* hexEncode doubles 150 bytes: an output the memo does not keep, so asked again, and still found */
     char long_arg[151];
     for (size_t i = 0; i < 150; i++)
@@ -394,7 +384,7 @@ static void test_transform_memo(void **state)
         rs_cand_cache_stats_t before = stats_of(f.tx);
         check(&f, UA, long_arg);
         assert_true(has_match(f.sig, 42));
-        assert_true(stats_of(f.tx).tf_misses > before.tf_misses);
+        assert_true(stats_of(f.tx).counts.transform_misses > before.counts.transform_misses);
     }
     fixture_free(&f);
 }

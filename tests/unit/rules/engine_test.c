@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "rs.h"
+#include "rules_compile.h"
 
 /* Allocation counter for the steady-state test: the test binary's malloc family wraps glibc's (not under a
  * sanitizer, which owns malloc itself). */
@@ -62,23 +63,11 @@ typedef struct st_env_t {
     rs_verdict_t v;
 } env_t;
 
-static rs_db_t *compile_text(const char *rules, int prefilter)
-{
-    rs_source_t src = {"test.conf", rules, strlen(rules)};
-    rs_errors_t errs = {0};
-    rs_compile_opts_t opts = {.use_prefilter = prefilter, .engine_mode = -1};
-    rs_db_t *db = rs_db_compile(&src, 1, &opts, &errs);
-    if (db == NULL)
-        rs_errors_print(&errs, stderr);
-    rs_errors_free(&errs);
-    return db;
-}
-
 /* Compiles `rules`, runs `raw` (a request with \n line ends) through phases 1 and 2. */
 static void run(env_t *e, const char *rules, const char *raw)
 {
     memset(e, 0, sizeof(*e));
-    e->db = compile_text(rules, 1);
+    e->db = test_compile_rules(rules, 1);
     assert_non_null(e->db);
     for (const char *p = raw; *p; p++) {
         if (*p == '\n' && (p == raw || p[-1] != '\r'))
@@ -441,12 +430,12 @@ static void test_persistent_collections(void **state)
 {
     (void)state;
     /* initcol in its own rule: within one rule ModSecurity runs setvar before initcol */
-    rs_db_t *db = compile_text(BASE "SecAction \"id:1,phase:1,pass,nolog,initcol:ip=%{REQUEST_HEADERS.x-client},"
-                                    "initcol:global=global\"\n"
-                                    "SecAction \"id:3,phase:1,pass,nolog,setvar:ip.hits=+1,setvar:global.total=+1\"\n"
-                                    "SecRule IP:hits \"@ge 3\" \"id:2,phase:1,deny,status:429,log,msg:'hits %{ip.hits}',"
-                                    "expirevar:ip.hits=0\"\n",
-                               1);
+    rs_db_t *db = test_compile_rules(BASE "SecAction \"id:1,phase:1,pass,nolog,initcol:ip=%{REQUEST_HEADERS.x-client},"
+                                          "initcol:global=global\"\n"
+                                          "SecAction \"id:3,phase:1,pass,nolog,setvar:ip.hits=+1,setvar:global.total=+1\"\n"
+                                          "SecRule IP:hits \"@ge 3\" \"id:2,phase:1,deny,status:429,log,msg:'hits %{ip.hits}',"
+                                          "expirevar:ip.hits=0\"\n",
+                                     1);
     assert_non_null(db);
     rs_tx_t *tx = rs_tx_new();
     const char *raw_a = "GET / HTTP/1.1\r\nHost: h\r\nX-Client: unit-a\r\n\r\n";
@@ -718,9 +707,9 @@ static void test_threads_share_db(void **state)
 static void test_tx_reuse_and_stats(void **state)
 {
     (void)state;
-    rs_db_t *db = compile_text(BASE "SecRule ARGS \"@rx (?i)union\\s+select\" \"id:1,phase:1,deny,log\"\n"
-                                    "SecRule ARGS \"@rx ^\\d+$\" \"id:2,phase:1,pass,log\"\n",
-                               1);
+    rs_db_t *db = test_compile_rules(BASE "SecRule ARGS \"@rx (?i)union\\s+select\" \"id:1,phase:1,deny,log\"\n"
+                                          "SecRule ARGS \"@rx ^\\d+$\" \"id:2,phase:1,pass,log\"\n",
+                                     1);
     assert_non_null(db);
     rs_db_stats_t st;
     rs_db_stats(db, &st);

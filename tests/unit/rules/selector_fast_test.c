@@ -14,16 +14,12 @@
 #include <cmocka.h>
 
 #include "rs.h"
+#include "rules_compile.h"
 
 /* Runs phase 1 of `rules` on a small GET; returns the inbound anomaly score. */
 static int score_of(const char *rules, int prefilter)
 {
-    rs_source_t src = {"<test>", rules, strlen(rules)};
-    rs_errors_t errs = {0};
-    rs_compile_opts_t opts = {.use_prefilter = prefilter, .engine_mode = -1};
-    rs_db_t *db = rs_db_compile(&src, 1, &opts, &errs);
-    if (db == NULL)
-        rs_errors_print(&errs, stderr);
+    rs_db_t *db = test_compile_rules(rules, prefilter);
     assert_non_null(db);
     static const char raw[] = "GET /a?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: test\r\n\r\n";
     rs_request_t req;
